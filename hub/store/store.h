@@ -1,0 +1,109 @@
+// The store: where the hub keeps events. An interface, so that the in-memory store
+// (tests, demo), the durable embedded log (hub/log) and a replicated store can be
+// swapped by configuration, and so that tests can inject faults.
+//
+// Threading contract:
+// - append(), read(), offset_at_time(), the consumer calls and stats() are called by
+//   the event loop thread only.
+// - sync() is called by the hub's sync thread only, concurrently with the loop's calls;
+//   an implementation makes that safe (e.g. fsync on a file the loop only appends to).
+// - durable_end() may be called from any thread.
+//
+// Durability contract: append() hands the records to the operating system (or memory)
+// and makes them readable. A record counts as acknowledged-safe once its offset is
+// below durable_end(). Under "fsync never" and "fsync every N ms" durable_end() moves
+// to end() when append() returns; under "fsync every batch" it moves only when
+// sync() has flushed the records to stable storage. The hub ACKs a PUB, and delivers
+// the event to subscribers, only once its offset is below durable_end().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hub/common/status.h"
+#include "hub/common/types.h"
+#include "schemas/events_generated.h"
+
+namespace hub::store {
+
+// One record as the store keeps it. Views point into the store's memory and stay
+// valid only during the visitor call (or until the next append for the memory store).
+struct record_view {
+  offset off;                                // its position in the log
+  millis log_time = 0;                       // when the hub appended it
+  schema::Id128 id;                          // the event id (copied from the envelope)
+  std::string_view topic;                    // "<entity>.<country>.<event_type>"
+  std::span<const std::uint8_t> envelope;    // the verified envelope bytes
+};
+
+// What append() takes: the same fields without the offset, which the store assigns.
+struct append_record {
+  millis log_time = 0;
+  schema::Id128 id;
+  std::string_view topic;
+  std::span<const std::uint8_t> envelope;
+};
+
+struct store_stats {
+  std::uint64_t records = 0;        // records retained
+  std::uint64_t bytes = 0;          // bytes retained (on disk or in memory)
+  std::uint64_t segments = 0;       // segment files (0 for the memory store)
+  std::uint64_t corrupt_skipped = 0;// corrupt records found and skipped since start
+  bool writable = true;             // false after a write error until it recovers
+  std::string last_error;           // the last write error, empty if none
+};
+
+// Visitor for read(): return false to stop early.
+using record_visitor = std::function<bool(const record_view&)>;
+
+class store {
+ public:
+  virtual ~store() = default;
+
+  // Appends the batch in order at end(). Loop thread. On error nothing of the batch
+  // is visible, end() is unchanged, records appended before are untouched, and the
+  // store stays readable; no_space and io_error say what failed.
+  virtual status append(std::span<const append_record> batch) = 0;
+
+  // Makes every appended record durable under the store's policy and moves
+  // durable_end(). Sync thread. An error leaves durable_end() where it was.
+  virtual status sync() = 0;
+
+  // True when append() leaves records that only sync() can make durable.
+  [[nodiscard]] virtual bool needs_sync() const = 0;
+
+  // First offset not yet durable. Any thread.
+  [[nodiscard]] virtual offset durable_end() const = 0;
+
+  // First retained offset (grows with retention) and the next offset to assign.
+  [[nodiscard]] virtual offset begin() const = 0;
+  [[nodiscard]] virtual offset end() const = 0;
+
+  // Calls visit for records from `from` (clamped up to begin()) in order, until
+  // `limit` is reached, max_records were visited, or visit returns false. Corrupt
+  // records are counted and skipped, never visited. Returns the offset after the
+  // last record visited or skipped (where the next read should start).
+  virtual result<offset> read(offset from, offset limit, std::size_t max_records,
+                              const record_visitor& visit) = 0;
+
+  // The first retained offset whose log_time is >= t (end() if none).
+  [[nodiscard]] virtual offset offset_at_time(millis t) = 0;
+
+  // Durable consumers: the next offset the named consumer wants. Written atomically.
+  virtual status commit_consumer(std::string_view name, offset next) = 0;
+  [[nodiscard]] virtual std::optional<offset> consumer_offset(std::string_view name) const = 0;
+  [[nodiscard]] virtual std::vector<std::pair<std::string, offset>> consumers() const = 0;
+
+  // Applies retention (age, size). Loop thread; cheap when there is nothing to drop.
+  virtual void enforce_retention(millis now) = 0;
+
+  [[nodiscard]] virtual store_stats stats() const = 0;
+};
+
+}  // namespace hub::store

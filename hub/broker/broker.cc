@@ -1,0 +1,905 @@
+#include "hub/broker/broker.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "hub/dedup/dedup.h"
+#include "hub/topic/topic.h"
+#include "schemas/schema.h"
+#include "schemas/wire.h"
+
+namespace hub::broker {
+namespace {
+
+using schema::Reason;
+
+std::string_view view(const zmq::message_t& m) { return {static_cast<const char*>(m.data()), m.size()}; }
+std::span<const std::uint8_t> bytes(const zmq::message_t& m) {
+  return {static_cast<const std::uint8_t*>(m.data()), m.size()};
+}
+
+std::string random_hub_id() {
+  std::random_device rd;
+  std::uint64_t a = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  return fmt::format("{:016x}", a);
+}
+
+// Printable form of a ZeroMQ routing id, for logs.
+std::string peer_name(const std::string& identity) {
+  std::string s;
+  for (unsigned char c : identity) s += fmt::format("{:02x}", c);
+  return s;
+}
+
+}  // namespace
+
+struct broker::impl {
+  struct subscription {
+    std::uint64_t handle = 0;     // value in the trie
+    std::string identity;         // owning client
+    std::uint64_t sub_id = 0;
+    std::string pattern;
+    std::string durable;          // empty: ephemeral
+    std::uint64_t credit = 0;
+    bool live = false;            // caught up: fed from the trie as events become durable
+    offset cursor;                // when not live: the next offset to examine
+  };
+
+  struct client {
+    std::string identity;
+    std::string name;
+    millis last_seen = 0;
+    millis connected_at = 0;
+    std::map<std::uint64_t, std::uint64_t> subs;   // sub-id -> handle
+    std::deque<std::vector<std::string>> outbox;   // replies a full pipe refused, in order
+    std::string ack_entries;                        // ACK entries gathered this turn
+  };
+
+  // A PUB accepted this turn, waiting for the store.
+  struct pending_pub {
+    std::string identity;       // empty for events the hub publishes itself
+    std::uint64_t seq = 0;
+    zmq::message_t envelope;
+    std::vector<std::uint8_t> own;  // bytes of hub-published events (no zmq message)
+    std::string topic;
+    schema::Id128 id;
+    offset off;
+    std::size_t type_index = 0;
+  };
+
+  struct pending_ack {
+    std::string identity;
+    std::uint64_t seq;
+    offset off;
+  };
+
+  broker_options opts;
+  std::unique_ptr<store::store> st;
+  broker_hooks hooks;
+  broker_counters counters;
+  std::string hub_id = random_hub_id();
+  std::string bound_endpoint, bound_mirror;
+
+  zmq::context_t ctx{1};
+  zmq::socket_t router{ctx, zmq::socket_type::router};
+  std::optional<zmq::socket_t> mirror;
+  zmq::socket_t sync_sock{ctx, zmq::socket_type::pair};
+  std::thread sync_thread;
+  bool sync_in_flight = false;
+  millis sync_retry_at = 0;
+  int stop_pipe[2] = {-1, -1};
+  std::atomic<bool> stopping{false};
+
+  dedup::dedup_window dedup;
+  topic::topic_trie trie;
+  std::unordered_map<std::string, client> clients;
+  std::unordered_map<std::uint64_t, subscription> subs;
+  std::uint64_t next_handle = 1;
+
+  std::vector<pending_pub> batch;
+  std::deque<pending_ack> acks;
+  std::vector<std::vector<std::uint8_t>> internal_out;  // hub-published events for the next turn
+  offset last_durable;
+  millis started_at = now_millis();
+  millis next_housekeeping = 0;
+  millis next_retention = 0;
+  millis next_status = 0;
+  std::vector<std::uint64_t> match_buf;
+  std::vector<zmq::message_t> frames;
+  std::vector<std::string> gone;  // clients found unreachable this turn
+
+  impl(broker_options o, std::unique_ptr<store::store> s, broker_hooks h)
+      : opts(std::move(o)), st(std::move(s)), hooks(std::move(h)), dedup(opts.dedup_window) {
+    if (::pipe2(stop_pipe, O_NONBLOCK | O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  }
+
+  ~impl() {
+    if (sync_thread.joinable()) {
+      try {
+        sync_sock.send(zmq::str_buffer("quit"), zmq::send_flags::none);
+      } catch (const zmq::error_t&) {
+      }
+      sync_thread.join();
+    }
+    ::close(stop_pipe[0]);
+    ::close(stop_pipe[1]);
+  }
+
+  // ---------------------------------------------------------------- setup
+
+  status bind() {
+    try {
+      router.set(zmq::sockopt::router_mandatory, 1);
+      router.set(zmq::sockopt::linger, 0);
+      router.set(zmq::sockopt::sndhwm, 100000);
+      router.set(zmq::sockopt::rcvhwm, 100000);
+      // A message far beyond the envelope limit is cut off by ZeroMQ (the peer is dropped);
+      // anything up to it reaches the verifier and gets a clear NAK.
+      router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(opts.max_envelope_bytes * 4 + 4096));
+      router.bind(opts.endpoint);
+      bound_endpoint = router.get(zmq::sockopt::last_endpoint);
+      if (!opts.mirror_endpoint.empty()) {
+        mirror.emplace(ctx, zmq::socket_type::xpub);
+        mirror->set(zmq::sockopt::linger, 0);
+        mirror->set(zmq::sockopt::sndhwm, 100000);
+        mirror->set(zmq::sockopt::xpub_nodrop, 1);  // a full pipe is EAGAIN, which we count
+        mirror->bind(opts.mirror_endpoint);
+        bound_mirror = mirror->get(zmq::sockopt::last_endpoint);
+      }
+    } catch (const zmq::error_t& e) {
+      return status::unavailable(fmt::format("cannot bind {}: {}", opts.endpoint, e.what()));
+    }
+    std::string inproc = "inproc://sync-" + hub_id;
+    sync_sock.bind(inproc);
+    sync_thread = std::thread([this, inproc] { sync_loop(inproc); });
+    rebuild_dedup();
+    last_durable = st->durable_end();
+    return status::ok();
+  }
+
+  // Runs on the sync thread: makes appended records durable when asked (group commit:
+  // everything appended before the request is covered by one sync).
+  void sync_loop(const std::string& inproc) {
+    zmq::socket_t s(ctx, zmq::socket_type::pair);
+    s.connect(inproc);
+    while (true) {
+      zmq::message_t m;
+      if (!s.recv(m)) continue;
+      if (view(m) == "quit") return;
+      auto t0 = std::chrono::steady_clock::now();
+      status r = st->sync();
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+      std::string reply = r ? fmt::format("ok {}", us) : "err " + r.message();
+      s.send(zmq::buffer(reply), zmq::send_flags::none);
+    }
+  }
+
+  // The dedup window survives restarts: refill it from the tail of the log.
+  void rebuild_dedup() {
+    offset end = st->end();
+    offset from{end.value > opts.dedup_window ? end.value - opts.dedup_window : 0};
+    std::size_t n = 0;
+    while (from < end) {
+      auto r = st->read(from, end, 65536, [&](const store::record_view& v) {
+        dedup.insert(v.id, v.off);
+        ++n;
+        return true;
+      });
+      if (!r || r.value() <= from) break;
+      from = r.value();
+    }
+    if (n > 0) spdlog::info("dedup window rebuilt from the log: {} recent event ids", n);
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  // Sends frames to a client. Returns false if its pipe is full (EAGAIN); drops the
+  // client if it is gone (EHOSTUNREACH).
+  template <typename... F>
+  bool send_to(const std::string& identity, F&&... f) {
+    std::vector<zmq::const_buffer> parts{zmq::buffer(identity), zmq::buffer(f)...};
+    try {
+      for (std::size_t i = 0; i < parts.size(); ++i) {
+        auto flags = zmq::send_flags::dontwait;
+        if (i + 1 < parts.size()) flags = flags | zmq::send_flags::sndmore;
+        auto r = router.send(parts[i], flags);
+        if (!r) {
+          // Only the first frame can fail: ZeroMQ sends multipart messages atomically.
+          return false;
+        }
+      }
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EHOSTUNREACH) {
+        // Dropped at the end of the turn, so that nothing iterating clients or
+        // subscriptions now sees them vanish.
+        gone.push_back(identity);
+        return true;  // nothing more to do for it
+      }
+      throw;
+    }
+    return true;
+  }
+
+  // Control replies must not be lost to a full pipe: queue them in order.
+  template <typename... F>
+  void reply(const std::string& identity, F&&... f) {
+    if (identity.empty()) return;
+    auto it = clients.find(identity);
+    if (it != clients.end() && !it->second.outbox.empty()) {
+      it->second.outbox.push_back({std::string(f)...});
+      return;
+    }
+    if (!send_to(identity, std::forward<F>(f)...)) {
+      auto& c = touch_client(identity, false);
+      c.outbox.push_back({std::string(f)...});
+    }
+  }
+
+  void flush_outboxes() {
+    for (auto& [id, c] : clients) {
+      while (!c.outbox.empty()) {
+        auto& m = c.outbox.front();
+        std::vector<zmq::const_buffer> parts{zmq::buffer(c.identity)};
+        for (auto& s : m) parts.push_back(zmq::buffer(s));
+        bool ok = true;
+        try {
+          for (std::size_t i = 0; i < parts.size(); ++i) {
+            auto flags = zmq::send_flags::dontwait;
+            if (i + 1 < parts.size()) flags = flags | zmq::send_flags::sndmore;
+            if (!router.send(parts[i], flags)) {
+              ok = false;
+              break;
+            }
+          }
+        } catch (const zmq::error_t&) {
+          c.outbox.clear();
+          gone.push_back(id);
+          break;
+        }
+        if (!ok) break;
+        c.outbox.pop_front();
+      }
+    }
+  }
+
+  void nak(const std::string& identity, std::uint64_t seq, Reason r, const std::string& text) {
+    counters.naks[static_cast<std::size_t>(r) % 32]++;
+    spdlog::warn("NAK to {}: seq {}: {} ({})", client_label(identity), seq, text, schema::reason_name(r));
+    reply(identity, wire::rep_nak, wire::u64_frame(seq), wire::u16_frame(static_cast<std::uint16_t>(r)), text);
+  }
+
+  void err(const std::string& identity, Reason r, const std::string& text, std::uint64_t ref = 0) {
+    counters.errs[static_cast<std::size_t>(r) % 32]++;
+    spdlog::warn("ERR to {}: {} ({})", client_label(identity), text, schema::reason_name(r));
+    reply(identity, wire::rep_err, wire::u16_frame(static_cast<std::uint16_t>(r)), text, wire::u64_frame(ref));
+  }
+
+  std::string client_label(const std::string& identity) {
+    auto it = clients.find(identity);
+    if (it != clients.end() && !it->second.name.empty()) return it->second.name;
+    return peer_name(identity);
+  }
+
+  // ---------------------------------------------------------------- clients
+
+  client& touch_client(const std::string& identity, bool seen = true) {
+    auto [it, fresh] = clients.try_emplace(identity);
+    auto& c = it->second;
+    if (fresh) {
+      c.identity = identity;
+      c.connected_at = now_millis();
+      c.last_seen = c.connected_at;
+    }
+    if (seen) c.last_seen = now_millis();
+    return c;
+  }
+
+  void drop_client(const std::string& identity, const char* why) {
+    auto it = clients.find(identity);
+    if (it == clients.end()) return;
+    spdlog::info("client {} dropped: {}; {} subscription(s) ended", client_label(identity), why,
+                 it->second.subs.size());
+    for (auto& [sid, handle] : it->second.subs) remove_sub(handle);
+    clients.erase(it);
+    counters.clients_dropped++;
+  }
+
+  void remove_sub(std::uint64_t handle) {
+    auto it = subs.find(handle);
+    if (it == subs.end()) return;
+    trie.erase(it->second.pattern, handle);
+    subs.erase(it);
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  void handle_message(std::vector<zmq::message_t>& f) {
+    if (f.size() < 2) return;  // ROUTER always gives identity + at least one frame
+    std::string identity(view(f[0]));
+    auto cmd = view(f[1]);
+    std::size_t n = f.size() - 1;  // frames after the identity
+    auto u64 = [&](std::size_t i) { return wire::parse_u64(bytes(f[i])); };
+    touch_client(identity);
+
+    if (cmd == wire::cmd_pub) {
+      if (n != 3) {
+        auto seq = n >= 2 ? u64(2) : std::nullopt;
+        if (seq)
+          nak(identity, *seq, Reason::malformed_frames, fmt::format("PUB takes 3 frames (PUB seq envelope), got {}", n));
+        else
+          err(identity, Reason::malformed_frames, fmt::format("PUB takes 3 frames (PUB seq envelope), got {}", n));
+        return;
+      }
+      auto seq = u64(2);
+      if (!seq) {
+        err(identity, Reason::malformed_frames, "PUB: seq must be an 8-byte little-endian number");
+        return;
+      }
+      accept_pub(identity, *seq, std::move(f[3]), {});
+    } else if (cmd == wire::cmd_credit) {
+      if (n != 3 || !u64(2) || !u64(3)) {
+        err(identity, Reason::malformed_frames, "CREDIT takes sub-id and n as 8-byte numbers");
+        return;
+      }
+      auto* s = find_sub(identity, *u64(2));
+      if (s == nullptr) {
+        err(identity, Reason::unknown_subscription, fmt::format("CREDIT for unknown subscription {}", *u64(2)), *u64(2));
+        return;
+      }
+      s->credit += *u64(3);
+    } else if (cmd == wire::cmd_sub) {
+      handle_sub(identity, f);
+    } else if (cmd == wire::cmd_commit) {
+      if (n != 3 || !u64(2) || !u64(3)) {
+        err(identity, Reason::malformed_frames, "COMMIT takes sub-id and next offset as 8-byte numbers");
+        return;
+      }
+      auto* s = find_sub(identity, *u64(2));
+      if (s == nullptr) {
+        err(identity, Reason::unknown_subscription, fmt::format("COMMIT for unknown subscription {}", *u64(2)), *u64(2));
+        return;
+      }
+      if (s->durable.empty()) {
+        err(identity, Reason::bad_field, "COMMIT on a subscription that has no durable name", s->sub_id);
+        return;
+      }
+      auto r = st->commit_consumer(s->durable, offset{*u64(3)});
+      if (!r) {
+        err(identity, Reason::store_unavailable, "cannot store the committed offset: " + r.message(), s->sub_id);
+        return;
+      }
+      reply(identity, wire::rep_commitok, wire::u64_frame(s->sub_id), wire::u64_frame(*u64(3)));
+    } else if (cmd == wire::cmd_unsub) {
+      if (n != 2 || !u64(2)) {
+        err(identity, Reason::malformed_frames, "UNSUB takes a sub-id as an 8-byte number");
+        return;
+      }
+      auto& c = clients[identity];
+      auto it = c.subs.find(*u64(2));
+      if (it == c.subs.end()) {
+        err(identity, Reason::unknown_subscription, fmt::format("UNSUB for unknown subscription {}", *u64(2)), *u64(2));
+        return;
+      }
+      remove_sub(it->second);
+      c.subs.erase(it);
+      reply(identity, wire::rep_unsubok, wire::u64_frame(*u64(2)));
+    } else if (cmd == wire::cmd_ping) {
+      reply(identity, wire::rep_pong, hub_id);
+    } else if (cmd == wire::cmd_hello) {
+      if (n != 3) {
+        err(identity, Reason::malformed_frames, "HELLO takes 3 frames (HELLO version name)");
+        return;
+      }
+      if (view(f[2]) != wire::protocol_version) {
+        err(identity, Reason::protocol_version,
+            fmt::format("protocol version '{}' is not spoken here; this hub speaks {}", view(f[2]).substr(0, 16),
+                        wire::protocol_version));
+        return;
+      }
+      auto& c = clients[identity];
+      c.name = std::string(view(f[3]).substr(0, 128));
+      spdlog::info("client {} connected", c.name);
+      reply(identity, wire::rep_welcome, wire::protocol_version, hub_id, wire::u64_frame(opts.max_envelope_bytes));
+    } else if (cmd == wire::cmd_status) {
+      reply(identity, wire::rep_status, status_json());
+    } else if (cmd == wire::cmd_bye) {
+      drop_client(identity, "said BYE");
+    } else {
+      std::string shown;
+      for (char ch : cmd.substr(0, 32)) shown += (ch >= 0x20 && ch < 0x7f) ? ch : '?';
+      err(identity, Reason::unknown_command, fmt::format("unknown command '{}'", shown));
+    }
+  }
+
+  subscription* find_sub(const std::string& identity, std::uint64_t sub_id) {
+    auto c = clients.find(identity);
+    if (c == clients.end()) return nullptr;
+    auto it = c->second.subs.find(sub_id);
+    if (it == c->second.subs.end()) return nullptr;
+    auto s = subs.find(it->second);
+    return s == subs.end() ? nullptr : &s->second;
+  }
+
+  void handle_sub(const std::string& identity, std::vector<zmq::message_t>& f) {
+    std::size_t n = f.size() - 1;
+    if (n != 7) {
+      err(identity, Reason::malformed_frames,
+          fmt::format("SUB takes 7 frames (SUB sub-id pattern start start-arg durable credit), got {}", n));
+      return;
+    }
+    auto sub_id = wire::parse_u64(bytes(f[2]));
+    auto arg = wire::parse_u64(bytes(f[5]));
+    auto credit = wire::parse_u64(bytes(f[7]));
+    if (!sub_id || !arg || !credit) {
+      err(identity, Reason::malformed_frames, "SUB: sub-id, start-arg and credit must be 8-byte numbers");
+      return;
+    }
+    std::string pattern(view(f[3]));
+    if (auto bad = topic::validate_pattern(pattern)) {
+      err(identity, Reason::bad_pattern, fmt::format("bad pattern '{}': {}", pattern.substr(0, 64), *bad), *sub_id);
+      return;
+    }
+    auto& c = clients[identity];
+    if (c.subs.count(*sub_id)) {
+      err(identity, Reason::duplicate_subscription, fmt::format("subscription {} already exists", *sub_id), *sub_id);
+      return;
+    }
+    std::string durable(view(f[6]).substr(0, 256));
+    auto start = view(f[4]);
+    offset first;
+    std::optional<offset> committed;
+    if (!durable.empty()) committed = st->consumer_offset(durable);
+    if (committed) {
+      first = std::max(*committed, st->begin());
+    } else if (start == wire::start_new) {
+      first = st->end();
+    } else if (start == wire::start_earliest) {
+      first = st->begin();
+    } else if (start == wire::start_offset) {
+      if (*arg > st->end().value) {
+        err(identity, Reason::bad_start, fmt::format("offset {} is beyond the end of the log ({})", *arg, st->end().value),
+            *sub_id);
+        return;
+      }
+      first = std::max(offset{*arg}, st->begin());
+    } else if (start == wire::start_time) {
+      first = st->offset_at_time(static_cast<millis>(*arg));
+    } else {
+      err(identity, Reason::bad_start,
+          fmt::format("start '{}' is not one of new, earliest, offset, time", std::string(start.substr(0, 32))), *sub_id);
+      return;
+    }
+    subscription s;
+    s.handle = next_handle++;
+    s.identity = identity;
+    s.sub_id = *sub_id;
+    s.pattern = std::move(pattern);
+    s.durable = std::move(durable);
+    s.credit = *credit;
+    s.cursor = first;
+    s.live = false;
+    trie.insert(s.pattern, s.handle);
+    c.subs[s.sub_id] = s.handle;
+    spdlog::info("client {} subscribed {} to '{}' from offset {}{}", client_label(identity), s.sub_id, s.pattern,
+                 first.value, s.durable.empty() ? "" : " (durable " + s.durable + ")");
+    subs.emplace(s.handle, std::move(s));
+    reply(identity, wire::rep_subok, wire::u64_frame(*sub_id), wire::u64_frame(first.value));
+  }
+
+  // Verifies one envelope and adds it to this turn's batch (or acks it as a resend).
+  void accept_pub(const std::string& identity, std::uint64_t seq, zmq::message_t msg, std::vector<std::uint8_t> own) {
+    auto data = own.empty() ? bytes(msg) : std::span<const std::uint8_t>(own);
+    auto check = schema::check_envelope(data, opts.max_envelope_bytes);
+    if (check.reason != Reason::ok) {
+      if (identity.empty()) {
+        spdlog::error("hub-published event refused: {}", check.detail);
+        return;
+      }
+      nak(identity, seq, check.reason, check.detail);
+      return;
+    }
+    const auto* e = check.envelope;
+    schema::Id128 id = *e->id();
+    if (auto prev = dedup.find(id)) {
+      counters.duplicates++;
+      spdlog::debug("event {} from {} is a resend of offset {}", schema::id_to_hex(id), client_label(identity),
+                    prev->value);
+      if (!identity.empty()) acks.push_back({identity, seq, *prev});
+      return;
+    }
+    pending_pub p;
+    p.identity = identity;
+    p.seq = seq;
+    p.topic = schema::topic_of(*e);
+    p.id = id;
+    p.off = offset{st->end().value + batch.size()};
+    p.type_index = static_cast<std::size_t>(e->payload_type());
+    p.envelope = std::move(msg);
+    p.own = std::move(own);
+    dedup.insert(id, p.off);
+    batch.push_back(std::move(p));
+  }
+
+  void append_batch() {
+    if (batch.empty()) return;
+    millis now = now_millis();
+    std::vector<store::append_record> recs;
+    recs.reserve(batch.size());
+    for (auto& p : batch) {
+      auto data = p.own.empty() ? bytes(p.envelope) : std::span<const std::uint8_t>(p.own);
+      recs.push_back({now, p.id, p.topic, data});
+    }
+    offset base = st->end();
+    status r = st->append(recs);
+    if (!r) {
+      spdlog::error("store refused a batch of {} event(s): {}; publishers are told to retry", batch.size(), r.message());
+      for (auto& p : batch) {
+        dedup.erase(p.id);
+        if (!p.identity.empty())
+          nak(p.identity, p.seq, Reason::store_unavailable, "the hub cannot store events now: " + r.message());
+      }
+      // Resends acked against offsets of the failed batch must be refused too.
+      std::deque<pending_ack> keep;
+      for (auto& a : acks) {
+        if (a.off >= base)
+          nak(a.identity, a.seq, Reason::store_unavailable, "the hub cannot store events now: " + r.message());
+        else
+          keep.push_back(std::move(a));
+      }
+      acks.swap(keep);
+      batch.clear();
+      return;
+    }
+    for (auto& p : batch) {
+      counters.events_in++;
+      counters.bytes_in += p.own.empty() ? p.envelope.size() : p.own.size();
+      if (!p.identity.empty()) acks.push_back({p.identity, p.seq, p.off});
+    }
+    batch.clear();
+  }
+
+  void request_sync(millis now) {
+    if (sync_in_flight || !st->needs_sync() || st->durable_end() >= st->end() || now < sync_retry_at) return;
+    sync_sock.send(zmq::str_buffer("sync"), zmq::send_flags::dontwait);
+    sync_in_flight = true;
+  }
+
+  void handle_sync_reply() {
+    zmq::message_t m;
+    while (sync_sock.recv(m, zmq::recv_flags::dontwait)) {
+      sync_in_flight = false;
+      auto v = view(m);
+      if (v.substr(0, 3) == "err") {
+        spdlog::error("store sync failed: {}; acknowledgements wait until it succeeds", v.substr(4));
+        sync_retry_at = now_millis() + 100;
+      }
+    }
+  }
+
+  // Acks, mirrors and delivers everything that became durable since the last turn.
+  void advance_durable() {
+    offset d = st->durable_end();
+    if (d <= last_durable) return;
+    // ACKs: one message per client, entries for every PUB now durable.
+    while (!acks.empty() && acks.front().off < d) {
+      auto& a = acks.front();
+      auto it = clients.find(a.identity);
+      if (it != clients.end()) {
+        char buf[16];
+        wire::put_u64(reinterpret_cast<std::uint8_t*>(buf), a.seq);
+        wire::put_u64(reinterpret_cast<std::uint8_t*>(buf + 8), a.off.value);
+        it->second.ack_entries.append(buf, 16);
+      }
+      acks.pop_front();
+    }
+    for (auto& [id, c] : clients) {
+      if (c.ack_entries.empty()) continue;
+      std::string entries;
+      entries.swap(c.ack_entries);
+      reply(id, wire::rep_ack, entries);
+    }
+    offset from = last_durable;
+    last_durable = d;
+    while (from < d) {
+      auto r = st->read(from, d, 4096, [&](const store::record_view& v) {
+        on_new_record(v);
+        return true;
+      });
+      if (!r || r.value() <= from) {
+        spdlog::error("cannot read back durable records from offset {}: {}", from.value,
+                      r ? "no progress" : r.error().message());
+        break;
+      }
+      from = r.value();
+    }
+  }
+
+  void on_new_record(const store::record_view& v) {
+    if (mirror) {
+      try {
+        auto r1 = mirror->send(zmq::buffer(v.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        if (r1) {
+          mirror->send(zmq::buffer(v.envelope.data(), v.envelope.size()), zmq::send_flags::dontwait);
+          counters.mirror_sent++;
+        } else {
+          counters.mirror_dropped++;
+        }
+      } catch (const zmq::error_t& e) {
+        counters.mirror_dropped++;
+      }
+    }
+    match_buf.clear();
+    trie.match(v.topic, match_buf);
+    for (auto h : match_buf) {
+      auto it = subs.find(h);
+      if (it == subs.end()) continue;
+      auto& s = it->second;
+      if (!s.live) continue;
+      if (s.credit == 0) {
+        s.live = false;
+        s.cursor = v.off;
+        counters.credit_stalls++;
+        continue;
+      }
+      if (!send_evt(s, v)) {
+        s.live = false;
+        s.cursor = v.off;
+      }
+    }
+    if (hooks.on_durable) {
+      try {
+        hooks.on_durable(v, internal_out);
+      } catch (const std::exception& e) {
+        spdlog::error("module failed on event at offset {}: {}", v.off.value, e.what());
+      }
+    }
+  }
+
+  bool send_evt(subscription& s, const store::record_view& v) {
+    std::string identity = s.identity;  // s may be removed if the client is gone
+    bool ok = send_to(identity, wire::rep_evt, wire::u64_frame(s.sub_id), wire::u64_frame(v.off.value),
+                      std::string_view(v.topic),
+                      std::string_view(reinterpret_cast<const char*>(v.envelope.data()), v.envelope.size()));
+    if (!ok) return false;
+    s.credit--;
+    counters.events_out++;
+    counters.bytes_out += v.envelope.size();
+    return true;
+  }
+
+  // Subscriptions behind the live edge read from the store while they have credit.
+  void serve_lagging() {
+    std::vector<std::uint64_t> handles;
+    for (auto& [h, s] : subs)
+      if (!s.live) handles.push_back(h);
+    for (auto h : handles) {
+      auto it = subs.find(h);
+      if (it == subs.end()) continue;
+      auto& s = it->second;
+      if (s.cursor < st->begin()) s.cursor = st->begin();  // retention overtook it
+      if (s.cursor >= last_durable) {
+        if (s.cursor == last_durable) s.live = true;
+        continue;
+      }
+      if (s.credit == 0) continue;
+      bool blocked = false;
+      offset cursor = s.cursor;
+      auto r = st->read(s.cursor, last_durable, opts.delivery_burst, [&](const store::record_view& v) {
+        if (!topic::matches(s.pattern, v.topic)) {
+          cursor = v.off.next();
+          return true;
+        }
+        if (!send_evt(s, v)) {
+          blocked = true;
+          return false;
+        }
+        cursor = v.off.next();
+        return s.credit > 0;
+      });
+      if (r && !blocked && s.credit > 0) cursor = std::max(cursor, r.value());
+      s.cursor = cursor;
+      if (s.cursor == last_durable) s.live = true;
+    }
+  }
+
+  void publish_internal() {
+    if (internal_out.empty()) return;
+    auto out = std::move(internal_out);
+    internal_out.clear();
+    for (auto& bytes_ : out) accept_pub({}, 0, zmq::message_t(), std::move(bytes_));
+  }
+
+  void housekeeping(millis now) {
+    if (now >= next_housekeeping) {
+      next_housekeeping = now + 1000;
+      std::vector<std::string> silent;
+      for (auto& [id, c] : clients)
+        if (now - c.last_seen > opts.client_timeout_ms) silent.push_back(id);
+      for (auto& id : silent) drop_client(id, "silent for longer than client_timeout_ms");
+      if (hooks.on_tick) {
+        try {
+          hooks.on_tick(now, internal_out);
+        } catch (const std::exception& e) {
+          spdlog::error("module failed on tick: {}", e.what());
+        }
+      }
+    }
+    if (now >= next_retention) {
+      next_retention = now + opts.retention_interval_ms;
+      st->enforce_retention(now);
+    }
+    if (hooks.on_status && now >= next_status) {
+      next_status = now + 500;
+      hooks.on_status(status_json());
+    }
+  }
+
+  std::string status_json() {
+    using nlohmann::json;
+    auto ss = st->stats();
+    json j;
+    j["hub_id"] = hub_id;
+    j["hub_name"] = opts.hub_name;
+    j["version"] = "0.1.0";
+    j["uptime_s"] = (now_millis() - started_at) / 1000;
+    j["store"] = {{"begin", st->begin().value},   {"end", st->end().value},
+                  {"durable_end", st->durable_end().value}, {"records", ss.records},
+                  {"bytes", ss.bytes},             {"segments", ss.segments},
+                  {"writable", ss.writable},       {"last_error", ss.last_error},
+                  {"corrupt_skipped", ss.corrupt_skipped}};
+    json naks = json::object(), errs = json::object();
+    for (std::size_t i = 0; i < 32; ++i) {
+      if (counters.naks[i]) naks[std::string(schema::reason_name(static_cast<Reason>(i)))] = counters.naks[i];
+      if (counters.errs[i]) errs[std::string(schema::reason_name(static_cast<Reason>(i)))] = counters.errs[i];
+    }
+    j["counters"] = {{"events_in", counters.events_in},     {"events_out", counters.events_out},
+                     {"duplicates", counters.duplicates},   {"bytes_in", counters.bytes_in},
+                     {"bytes_out", counters.bytes_out},     {"mirror_sent", counters.mirror_sent},
+                     {"mirror_dropped", counters.mirror_dropped}, {"credit_stalls", counters.credit_stalls},
+                     {"clients_dropped", counters.clients_dropped}, {"naks", naks}, {"errs", errs}};
+    millis now = now_millis();
+    json cl = json::array();
+    for (auto& [id, c] : clients) {
+      std::size_t in_flight = 0;
+      for (auto& a : acks)
+        if (a.identity == id) ++in_flight;
+      cl.push_back({{"identity", peer_name(id)}, {"name", c.name}, {"last_seen_ms_ago", now - c.last_seen},
+                    {"in_flight", in_flight}, {"subscriptions", c.subs.size()}});
+    }
+    j["clients"] = cl;
+    json sl = json::array();
+    for (auto& [h, s] : subs) {
+      offset next = s.live ? last_durable : s.cursor;
+      sl.push_back({{"client", client_label(s.identity)}, {"sub_id", s.sub_id}, {"pattern", s.pattern},
+                    {"next", next.value}, {"credit", s.credit},
+                    {"lag", last_durable.value > next.value ? last_durable.value - next.value : 0},
+                    {"live", s.live}, {"durable", s.durable}});
+    }
+    j["subscriptions"] = sl;
+    json cons = json::array();
+    for (auto& [name, off] : st->consumers())
+      cons.push_back({{"name", name}, {"committed", off.value},
+                      {"lag", st->end().value > off.value ? st->end().value - off.value : 0}});
+    j["consumers"] = cons;
+    return j.dump();
+  }
+
+  // ---------------------------------------------------------------- loop
+
+  void run() {
+    spdlog::info("hub {} ({}) serving clients on {}{}", opts.hub_name, hub_id, bound_endpoint,
+                 bound_mirror.empty() ? "" : ", mirror on " + bound_mirror);
+    std::vector<zmq::pollitem_t> items = {
+        {router.handle(), 0, ZMQ_POLLIN, 0},
+        {sync_sock.handle(), 0, ZMQ_POLLIN, 0},
+        {nullptr, stop_pipe[0], ZMQ_POLLIN, 0},
+    };
+    if (mirror) items.push_back({mirror->handle(), 0, ZMQ_POLLIN, 0});
+    while (!stopping.load()) {
+      long timeout = 100;
+      bool pending_work = !internal_out.empty() || has_deliverable_lagging();
+      if (pending_work) timeout = 0;
+      try {
+        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout));
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        spdlog::error("poll failed: {}", e.what());
+        continue;
+      }
+      if (items[2].revents & ZMQ_POLLIN) break;
+      turn(items);
+    }
+    shutdown();
+  }
+
+  bool has_deliverable_lagging() const {
+    for (const auto& [h, s] : subs)
+      if (!s.live && s.credit > 0 && s.cursor < last_durable) return true;
+    return false;
+  }
+
+  void turn(std::vector<zmq::pollitem_t>& items) {
+    millis now = now_millis();
+    try {
+      if (items[1].revents & ZMQ_POLLIN) handle_sync_reply();
+      if (mirror && (items[3].revents & ZMQ_POLLIN)) {
+        zmq::message_t m;
+        while (mirror->recv(m, zmq::recv_flags::dontwait)) {
+        }
+      }
+      publish_internal();
+      for (std::size_t i = 0; i < opts.max_batch; ++i) {
+        frames.clear();
+        auto got = zmq::recv_multipart(router, std::back_inserter(frames), zmq::recv_flags::dontwait);
+        if (!got) break;
+        try {
+          handle_message(frames);
+        } catch (const std::exception& e) {
+          spdlog::error("internal error handling a message: {}", e.what());
+          if (!frames.empty()) err(std::string(view(frames[0])), Reason::internal_error, "internal error; logged");
+        }
+      }
+      append_batch();
+      request_sync(now);
+      advance_durable();
+      serve_lagging();
+      flush_outboxes();
+      housekeeping(now);
+      for (auto& id : gone) drop_client(id, "unreachable");
+      gone.clear();
+    } catch (const std::exception& e) {
+      spdlog::error("internal error in the event loop: {}", e.what());
+    }
+  }
+
+  void shutdown() {
+    spdlog::info("shutting down: finishing the last batch");
+    append_batch();
+    // Let an in-flight or final sync finish so that everything acked is durable.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+      handle_sync_reply();
+      if (!sync_in_flight) {
+        if (st->durable_end() >= st->end()) break;
+        request_sync(now_millis());
+        if (!sync_in_flight) break;
+      }
+      zmq::pollitem_t it{sync_sock.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&it, 1, std::chrono::milliseconds(50));
+    }
+    advance_durable();
+    flush_outboxes();
+    spdlog::info("stopped: {} events in, {} out, log end {}", counters.events_in, counters.events_out,
+                 st->end().value);
+  }
+};
+
+broker::broker(broker_options opts, std::unique_ptr<store::store> store, broker_hooks hooks)
+    : impl_(std::make_unique<impl>(std::move(opts), std::move(store), std::move(hooks))) {}
+broker::~broker() = default;
+status broker::bind() { return impl_->bind(); }
+const std::string& broker::endpoint() const { return impl_->bound_endpoint; }
+const std::string& broker::mirror_endpoint() const { return impl_->bound_mirror; }
+const std::string& broker::hub_id() const { return impl_->hub_id; }
+void broker::run() { impl_->run(); }
+void broker::stop() {
+  impl_->stopping.store(true);
+  char c = 1;
+  [[maybe_unused]] auto r = ::write(impl_->stop_pipe[1], &c, 1);
+}
+const broker_counters& broker::counters() const { return impl_->counters; }
+store::store& broker::store() { return *impl_->st; }
+
+}  // namespace hub::broker

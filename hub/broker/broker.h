@@ -1,0 +1,95 @@
+// The broker: hubd's event loop. It owns every ZeroMQ socket (the client ROUTER, the
+// XPUB mirror, the inproc pair to the sync thread) and speaks docs/protocol.md.
+//
+// Data flow per loop turn: drain up to max_batch client messages; verify each PUB's
+// envelope, drop resends by id, append the batch to the store with one call; ask the
+// sync thread to make it durable when the store needs that (group commit); once
+// durable, ACK every PUB of the batch (one ACK message per client), mirror the events
+// and deliver them to live subscriptions through the topic trie; then serve lagging
+// subscriptions with credit from the store.
+//
+// Threading: construct, bind() and run() on one thread (the loop thread); stop() may be
+// called from any thread or a signal handler. No exception escapes run(): a client's
+// fault is a NAK/ERR and a counter, our bug an error line, and the loop goes on.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hub/common/status.h"
+#include "hub/common/types.h"
+#include "hub/store/store.h"
+
+namespace hub::broker {
+
+struct broker_options {
+  std::string hub_name = "hubd";
+  std::string endpoint = "tcp://127.0.0.1:7460";
+  std::string mirror_endpoint = "tcp://127.0.0.1:7461";  // empty: no mirror
+  std::size_t dedup_window = 1'000'000;
+  millis client_timeout_ms = 10'000;
+  std::size_t max_envelope_bytes = 1 << 20;
+  std::size_t max_batch = 1024;           // client messages handled per loop turn
+  std::size_t delivery_burst = 512;       // events sent to one lagging subscription per turn
+  millis retention_interval_ms = 10'000;  // how often retention runs
+};
+
+// Hooks for modules that live beside the broker (rules engine, ops). Each is called on
+// the loop thread and must be quick.
+struct broker_hooks {
+  // Called for every durable event, in offset order, after delivery. Envelopes
+  // appended to `out` are published by the hub itself (verified like any PUB).
+  std::function<void(const store::record_view&, std::vector<std::vector<std::uint8_t>>& out)> on_durable;
+  // Called about once a second with the wall-clock time; may publish like on_durable.
+  std::function<void(millis now, std::vector<std::vector<std::uint8_t>>& out)> on_tick;
+  // Called about twice a second with the status JSON (as STATUS returns it).
+  std::function<void(const std::string& status_json)> on_status;
+};
+
+struct broker_counters {
+  std::uint64_t events_in = 0;        // PUBs stored
+  std::uint64_t events_out = 0;       // EVTs sent
+  std::uint64_t duplicates = 0;       // PUBs whose id was already stored
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t mirror_sent = 0;
+  std::uint64_t mirror_dropped = 0;
+  std::uint64_t credit_stalls = 0;    // times a live subscription ran out of credit
+  std::uint64_t clients_dropped = 0;  // clients gone (unreachable or timed out)
+  std::uint64_t naks[32] = {};        // by hub.schema.Reason
+  std::uint64_t errs[32] = {};        // by hub.schema.Reason
+};
+
+class broker {
+ public:
+  broker(broker_options opts, std::unique_ptr<store::store> store, broker_hooks hooks = {});
+  ~broker();
+  broker(const broker&) = delete;
+  broker& operator=(const broker&) = delete;
+
+  // Binds the sockets. Endpoints may use port `*`; the bound ones are then readable.
+  status bind();
+  [[nodiscard]] const std::string& endpoint() const;
+  [[nodiscard]] const std::string& mirror_endpoint() const;
+  [[nodiscard]] const std::string& hub_id() const;
+
+  // Runs the loop until stop(). Drains: stops accepting, acks what became durable,
+  // commits nothing further, and returns.
+  void run();
+
+  // Async-signal-safe.
+  void stop();
+
+  [[nodiscard]] const broker_counters& counters() const;
+  [[nodiscard]] store::store& store();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace hub::broker

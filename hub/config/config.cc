@@ -1,0 +1,181 @@
+#include "hub/config/config.h"
+
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+namespace hub::config {
+namespace {
+
+struct reader {
+  std::string file;
+  std::vector<std::string> errors;
+
+  std::string where(const YAML::Node& n) const {
+    return fmt::format("{}:{}", file, n.Mark().line + 1);
+  }
+
+  // Reports keys of `map` that are not in `known`.
+  void check_keys(const YAML::Node& map, const std::set<std::string>& known, const std::string& prefix) {
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      auto k = it->first.as<std::string>();
+      if (!known.count(k)) {
+        std::string list;
+        for (const auto& s : known) list += (list.empty() ? "" : ", ") + s;
+        errors.push_back(fmt::format("{}: unknown key '{}{}' (known keys: {})", where(it->first), prefix, k, list));
+      }
+    }
+  }
+
+  template <typename T>
+  void get(const YAML::Node& map, const char* key, const std::string& prefix, T& out) {
+    auto n = map[key];
+    if (!n) return;
+    try {
+      out = n.as<T>();
+    } catch (const YAML::Exception&) {
+      errors.push_back(fmt::format("{}: key '{}{}' has a value of the wrong type", where(n), prefix, key));
+    }
+  }
+
+  void get_list(const YAML::Node& map, const char* key, std::vector<std::string>& out) {
+    auto n = map[key];
+    if (!n) return;
+    if (!n.IsSequence()) {
+      errors.push_back(fmt::format("{}: key '{}' must be a list", where(n), key));
+      return;
+    }
+    out.clear();
+    for (const auto& e : n) out.push_back(e.as<std::string>());
+  }
+};
+
+}  // namespace
+
+result<hub_config> load_file(const std::filesystem::path& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path.string());
+  } catch (const YAML::BadFile&) {
+    return status::config_error(fmt::format("{}: cannot read the config file", path.string()));
+  } catch (const YAML::ParserException& e) {
+    return status::config_error(
+        fmt::format("{}:{}: YAML syntax error: {}", path.string(), e.mark.line + 1, e.msg));
+  }
+  hub_config c;
+  if (root.IsNull()) return c;
+  reader r{path.string(), {}};
+  if (!root.IsMap()) return status::config_error(fmt::format("{}:1: the config must be a mapping of keys", path.string()));
+  r.check_keys(root, {"hub_name", "endpoint", "mirror_endpoint", "data_dir", "http", "store", "dedup_window",
+                      "client_timeout_ms", "max_envelope_bytes", "rules", "log", "security"}, "");
+  r.get(root, "hub_name", "", c.hub_name);
+  r.get(root, "endpoint", "", c.endpoint);
+  r.get(root, "mirror_endpoint", "", c.mirror_endpoint);
+  r.get(root, "data_dir", "", c.data_dir);
+  r.get(root, "http", "", c.http);
+  r.get(root, "dedup_window", "", c.dedup_window);
+  r.get(root, "client_timeout_ms", "", c.client_timeout_ms);
+  r.get(root, "max_envelope_bytes", "", c.max_envelope_bytes);
+  if (auto s = root["store"]) {
+    if (!s.IsMap()) {
+      r.errors.push_back(fmt::format("{}: key 'store' must be a mapping", r.where(s)));
+    } else {
+      r.check_keys(s, {"kind", "fsync", "fsync_interval_ms", "segment_bytes", "retention_age_s", "retention_bytes"}, "store.");
+      r.get(s, "kind", "store.", c.store.kind);
+      r.get(s, "fsync", "store.", c.store.fsync);
+      r.get(s, "fsync_interval_ms", "store.", c.store.fsync_interval_ms);
+      r.get(s, "segment_bytes", "store.", c.store.segment_bytes);
+      r.get(s, "retention_age_s", "store.", c.store.retention_age_s);
+      r.get(s, "retention_bytes", "store.", c.store.retention_bytes);
+      auto bad = [&](const char* key, const std::string& v, const char* allowed) {
+        r.errors.push_back(fmt::format("{}: key 'store.{}' is '{}'; allowed: {}", r.where(s[key]), key, v, allowed));
+      };
+      if (s["kind"] && c.store.kind != "embedded" && c.store.kind != "memory") bad("kind", c.store.kind, "embedded, memory");
+      if (s["fsync"] && c.store.fsync != "batch" && c.store.fsync != "interval" && c.store.fsync != "never")
+        bad("fsync", c.store.fsync, "batch, interval, never");
+    }
+  }
+  if (auto rules = root["rules"]) {
+    if (!rules.IsMap()) {
+      r.errors.push_back(fmt::format("{}: key 'rules' must be a mapping with 'files'", r.where(rules)));
+    } else {
+      r.check_keys(rules, {"files"}, "rules.");
+      r.get_list(rules, "files", c.rule_files);
+    }
+  }
+  if (auto log = root["log"]) {
+    if (!log.IsMap()) {
+      r.errors.push_back(fmt::format("{}: key 'log' must be a mapping", r.where(log)));
+    } else {
+      r.check_keys(log, {"format", "level"}, "log.");
+      r.get(log, "format", "log.", c.log_format);
+      r.get(log, "level", "log.", c.log_level);
+      if (log["format"] && c.log_format != "text" && c.log_format != "json")
+        r.errors.push_back(fmt::format("{}: key 'log.format' is '{}'; allowed: text, json", r.where(log["format"]), c.log_format));
+    }
+  }
+  if (!r.errors.empty()) {
+    std::string all;
+    for (const auto& e : r.errors) all += (all.empty() ? "" : "\n") + e;
+    return status::config_error(all);
+  }
+  return c;
+}
+
+status validate(const hub_config& c) {
+  std::vector<std::string> errs;
+  if (c.endpoint.empty()) errs.push_back("endpoint: must not be empty");
+  if (c.store.kind != "embedded" && c.store.kind != "memory")
+    errs.push_back("store.kind: '" + c.store.kind + "' is not one of embedded, memory");
+  if (c.store.fsync != "batch" && c.store.fsync != "interval" && c.store.fsync != "never")
+    errs.push_back("store.fsync: '" + c.store.fsync + "' is not one of batch, interval, never");
+  if (c.store.fsync_interval_ms <= 0) errs.push_back("store.fsync_interval_ms: must be positive");
+  if (c.store.segment_bytes < 4096) errs.push_back("store.segment_bytes: must be at least 4096");
+  if (c.dedup_window == 0) errs.push_back("dedup_window: must be at least 1");
+  if (c.client_timeout_ms < 100) errs.push_back("client_timeout_ms: must be at least 100");
+  if (c.max_envelope_bytes < 256 || c.max_envelope_bytes > (64u << 20))
+    errs.push_back("max_envelope_bytes: must be between 256 and 67108864");
+  if (c.log_format != "text" && c.log_format != "json")
+    errs.push_back("log.format: '" + c.log_format + "' is not one of text, json");
+  static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (!levels.count(c.log_level)) errs.push_back("log.level: '" + c.log_level + "' is not a log level");
+  if (errs.empty()) return status::ok();
+  std::string all;
+  for (const auto& e : errs) all += (all.empty() ? "" : "\n") + e;
+  return status::config_error(all);
+}
+
+std::string to_yaml(const hub_config& c) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "hub_name" << YAML::Value << c.hub_name;
+  out << YAML::Key << "endpoint" << YAML::Value << c.endpoint;
+  out << YAML::Key << "mirror_endpoint" << YAML::Value << c.mirror_endpoint;
+  out << YAML::Key << "data_dir" << YAML::Value << c.data_dir;
+  out << YAML::Key << "http" << YAML::Value << c.http;
+  out << YAML::Key << "store" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "kind" << YAML::Value << c.store.kind;
+  out << YAML::Key << "fsync" << YAML::Value << c.store.fsync;
+  out << YAML::Key << "fsync_interval_ms" << YAML::Value << c.store.fsync_interval_ms;
+  out << YAML::Key << "segment_bytes" << YAML::Value << c.store.segment_bytes;
+  out << YAML::Key << "retention_age_s" << YAML::Value << c.store.retention_age_s;
+  out << YAML::Key << "retention_bytes" << YAML::Value << c.store.retention_bytes;
+  out << YAML::EndMap;
+  out << YAML::Key << "dedup_window" << YAML::Value << c.dedup_window;
+  out << YAML::Key << "client_timeout_ms" << YAML::Value << c.client_timeout_ms;
+  out << YAML::Key << "max_envelope_bytes" << YAML::Value << c.max_envelope_bytes;
+  out << YAML::Key << "rules" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "files" << YAML::Value << YAML::BeginSeq;
+  for (const auto& f : c.rule_files) out << f;
+  out << YAML::EndSeq << YAML::EndMap;
+  out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "format" << YAML::Value << c.log_format;
+  out << YAML::Key << "level" << YAML::Value << c.log_level;
+  out << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace hub::config

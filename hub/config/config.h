@@ -1,0 +1,49 @@
+// hubd's configuration: a YAML file, then command-line flags that override it.
+// Loading is done once at start (and may throw nothing: errors are values that name
+// the key and the line).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "hub/common/status.h"
+
+namespace hub::config {
+
+struct store_config {
+  std::string kind = "embedded";        // embedded (durable log) or memory
+  std::string fsync = "batch";          // batch, interval or never
+  std::int64_t fsync_interval_ms = 100; // with fsync: interval
+  std::uint64_t segment_bytes = 64ull << 20;   // roll segments at this size
+  std::int64_t retention_age_s = 0;     // drop segments older than this; 0 keeps forever
+  std::uint64_t retention_bytes = 0;    // keep at most this many bytes; 0 means no limit
+};
+
+struct hub_config {
+  std::string hub_name = "hubd";                       // shown in logs and status
+  std::string endpoint = "tcp://127.0.0.1:7460";       // client ROUTER socket
+  std::string mirror_endpoint = "tcp://127.0.0.1:7461";// best-effort XPUB mirror; empty disables
+  std::string data_dir = "./hub-data";                 // where the log and checkpoints live
+  std::string http = "";                               // host:port of the ops endpoint; empty disables
+  store_config store;
+  std::uint64_t dedup_window = 1'000'000;              // recent event ids remembered
+  std::int64_t client_timeout_ms = 10'000;             // forget silent clients after this
+  std::uint64_t max_envelope_bytes = 1 << 20;          // larger envelopes are refused
+  std::vector<std::string> rule_files;                 // rule files for the rules engine
+  std::string log_format = "text";                     // text or json
+  std::string log_level = "info";                      // trace, debug, info, warn, error
+};
+
+// Reads a YAML config file. Unknown keys, wrong types and bad values are errors that
+// name the file, the key and the line.
+[[nodiscard]] result<hub_config> load_file(const std::filesystem::path& path);
+
+// Checks values that flags may also have set (e.g. fsync is one of batch, interval, never).
+[[nodiscard]] status validate(const hub_config& c);
+
+// The configuration as YAML, as --print-config shows it.
+[[nodiscard]] std::string to_yaml(const hub_config& c);
+
+}  // namespace hub::config

@@ -1,0 +1,146 @@
+// hubd: the Integration Hub daemon.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "hub/broker/broker.h"
+#include "hub/config/config.h"
+#include "hub/hubd/logging.h"
+#include "hub/store/memory_store.h"
+#if HUB_HAVE_LOG
+#include "hub/log/log.h"
+#endif
+
+namespace {
+
+hub::broker::broker* g_broker = nullptr;
+
+extern "C" void on_stop_signal(int) {
+  if (g_broker != nullptr) g_broker->stop();
+}
+
+// Writes the bound endpoints as JSON, atomically, for scripts and tests that start the
+// hub with port `*`.
+void write_ready_file(const std::string& path, const hub::broker::broker& b, const std::string& http) {
+  nlohmann::json j = {{"endpoint", b.endpoint()}, {"mirror_endpoint", b.mirror_endpoint()}, {"http", http},
+                      {"hub_id", b.hub_id()}, {"pid", ::getpid()}};
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << j.dump() << "\n";
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+hub::result<std::unique_ptr<hub::store::store>> open_store(const hub::config::hub_config& c) {
+  if (c.store.kind == "memory") return std::unique_ptr<hub::store::store>(hub::store::make_memory_store());
+#if HUB_HAVE_LOG
+  hub::log::log_options o;
+  o.fsync = c.store.fsync == "never"      ? hub::log::fsync_policy::never
+            : c.store.fsync == "interval" ? hub::log::fsync_policy::interval
+                                          : hub::log::fsync_policy::batch;
+  o.fsync_interval = std::chrono::milliseconds(c.store.fsync_interval_ms);
+  o.segment_bytes = c.store.segment_bytes;
+  o.retention_age = std::chrono::seconds(c.store.retention_age_s);
+  o.retention_bytes = c.store.retention_bytes;
+  return hub::log::open_log(c.data_dir, o);
+#else
+  spdlog::warn("this build has no durable log; using the in-memory store");
+  return std::unique_ptr<hub::store::store>(hub::store::make_memory_store());
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hubd: the Integration Hub daemon. Adapters publish shared-commitment events to it; "
+               "subscribers and the rules module read them.\nProtocol: docs/protocol.md. Config: deploy/hubd.example.yaml."};
+  std::string config_file, endpoint, mirror_endpoint, data_dir, http, store_kind, fsync, log_format, log_level,
+      ready_file;
+  std::vector<std::string> rules;
+  bool print_config = false;
+  app.add_option("--config", config_file, "YAML configuration file")->check(CLI::ExistingFile);
+  app.add_option("--endpoint", endpoint, "client socket, e.g. tcp://127.0.0.1:7460 (port * picks a free one)");
+  app.add_option("--mirror-endpoint", mirror_endpoint, "best-effort XPUB mirror; \"\" disables it");
+  app.add_option("--data-dir", data_dir, "directory of the event log");
+  app.add_option("--http", http, "host:port of the ops HTTP endpoint (metrics, health, status, dashboard)");
+  app.add_option("--store", store_kind, "embedded (durable log, default) or memory")
+      ->check(CLI::IsMember({"embedded", "memory"}));
+  app.add_option("--fsync", fsync, "when the log is flushed to disk: batch (default), interval, never")
+      ->check(CLI::IsMember({"batch", "interval", "never"}));
+  app.add_option("--rules", rules, "rule files (repeatable); overrides rules.files of the config");
+  app.add_option("--log-format", log_format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-level", log_level, "trace, debug, info (default), warn, error");
+  app.add_option("--ready-file", ready_file, "write the bound endpoints as JSON to this file once serving");
+  app.add_flag("--print-config", print_config, "print the configuration in force and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  hub::config::hub_config cfg;
+  if (!config_file.empty()) {
+    auto loaded = hub::config::load_file(config_file);
+    if (!loaded) {
+      std::cerr << "hubd: configuration error:\n" << loaded.error().message() << "\n";
+      return 2;
+    }
+    cfg = std::move(loaded.value());
+  }
+  // Flags override the file.
+  if (app.count("--endpoint")) cfg.endpoint = endpoint;
+  if (app.count("--mirror-endpoint")) cfg.mirror_endpoint = mirror_endpoint;
+  if (app.count("--data-dir")) cfg.data_dir = data_dir;
+  if (app.count("--http")) cfg.http = http;
+  if (app.count("--store")) cfg.store.kind = store_kind;
+  if (app.count("--fsync")) cfg.store.fsync = fsync;
+  if (app.count("--rules")) cfg.rule_files = rules;
+  if (app.count("--log-format")) cfg.log_format = log_format;
+  if (app.count("--log-level")) cfg.log_level = log_level;
+  if (auto v = hub::config::validate(cfg); !v) {
+    std::cerr << "hubd: configuration error:\n" << v.message() << "\n";
+    return 2;
+  }
+  if (print_config) {
+    std::cout << hub::config::to_yaml(cfg);
+    return 0;
+  }
+  hub::hubd::setup_logging(cfg.log_format, cfg.log_level);
+
+  auto store = open_store(cfg);
+  if (!store) {
+    spdlog::critical("cannot open the store in {}: {}", cfg.data_dir, store.error().message());
+    return 1;
+  }
+
+  hub::broker::broker_options bo;
+  bo.hub_name = cfg.hub_name;
+  bo.endpoint = cfg.endpoint;
+  bo.mirror_endpoint = cfg.mirror_endpoint;
+  bo.dedup_window = cfg.dedup_window;
+  bo.client_timeout_ms = cfg.client_timeout_ms;
+  bo.max_envelope_bytes = cfg.max_envelope_bytes;
+  hub::broker::broker_hooks hooks;
+  hub::broker::broker broker(bo, std::move(store.value()), hooks);
+  if (auto b = broker.bind(); !b) {
+    spdlog::critical("{}", b.message());
+    return 1;
+  }
+  g_broker = &broker;
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (!ready_file.empty()) write_ready_file(ready_file, broker, "");
+  broker.run();
+  g_broker = nullptr;
+  return 0;
+}

@@ -2,7 +2,7 @@
 
 function(hub_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wconversion -Wshadow
-    -Wno-sign-conversion)
+    -Wno-sign-conversion -Wno-missing-field-initializers)
   if(HUB_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

@@ -1,0 +1,59 @@
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include "hub/config/config.h"
+#include "tests/support/temp_dir.h"
+
+namespace {
+std::filesystem::path write(const hub::test::temp_dir& d, const std::string& text) {
+  auto p = d / "hubd.yaml";
+  std::ofstream(p) << text;
+  return p;
+}
+}  // namespace
+
+TEST_CASE("a config file sets the hub's settings", "[config]") {
+  hub::test::temp_dir d;
+  auto c = hub::config::load_file(write(d, "endpoint: tcp://127.0.0.1:9000\nstore:\n  kind: memory\n  fsync: never\n"
+                                           "rules:\n  files: [a.yaml, b.yaml]\nlog:\n  format: json\n"));
+  REQUIRE(c.is_ok());
+  CHECK(c->endpoint == "tcp://127.0.0.1:9000");
+  CHECK(c->store.kind == "memory");
+  CHECK(c->store.fsync == "never");
+  CHECK(c->rule_files == std::vector<std::string>{"a.yaml", "b.yaml"});
+  CHECK(c->log_format == "json");
+  CHECK(hub::config::validate(*c).is_ok());
+}
+
+TEST_CASE("an unknown key is an error naming the key and the line", "[config]") {
+  hub::test::temp_dir d;
+  auto c = hub::config::load_file(write(d, "endpoint: tcp://127.0.0.1:9000\n\nstore:\n  knd: memory\n"));
+  REQUIRE_FALSE(c.is_ok());
+  CHECK_THAT(c.error().message(), Catch::Contains("hubd.yaml:4") && Catch::Contains("store.knd"));
+}
+
+TEST_CASE("a value of the wrong kind is an error naming the key and the line", "[config]") {
+  hub::test::temp_dir d;
+  auto c = hub::config::load_file(write(d, "dedup_window: lots\nstore:\n  fsync: sometimes\n"));
+  REQUIRE_FALSE(c.is_ok());
+  CHECK_THAT(c.error().message(), Catch::Contains("hubd.yaml:1") && Catch::Contains("dedup_window"));
+  CHECK_THAT(c.error().message(), Catch::Contains("hubd.yaml:3") && Catch::Contains("store.fsync"));
+}
+
+TEST_CASE("broken YAML is reported with its line", "[config]") {
+  hub::test::temp_dir d;
+  auto c = hub::config::load_file(write(d, "endpoint: [unclosed\n"));
+  REQUIRE_FALSE(c.is_ok());
+  CHECK_THAT(c.error().message(), Catch::Contains("YAML syntax error"));
+}
+
+TEST_CASE("printed config can be loaded again unchanged", "[config]") {
+  hub::test::temp_dir d;
+  hub::config::hub_config c;
+  c.endpoint = "tcp://127.0.0.1:1234";
+  c.rule_files = {"x.yaml"};
+  auto again = hub::config::load_file(write(d, hub::config::to_yaml(c)));
+  REQUIRE(again.is_ok());
+  CHECK(hub::config::to_yaml(*again) == hub::config::to_yaml(c));
+}

@@ -1,0 +1,115 @@
+// hubd as a process: flags, config errors, a publish/subscribe round trip over raw
+// sockets, and a clean exit on SIGTERM.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include <catch2/catch.hpp>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "schemas/wire.h"
+#include "tests/support/envelopes.h"
+#include "tests/support/hubd_process.h"
+
+namespace {
+
+struct command_result {
+  int exit_code;
+  std::string output;
+};
+
+command_result run(const std::string& cmd) {
+  std::array<char, 4096> buf{};
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  while (p != nullptr && std::fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
+  int st = p != nullptr ? ::pclose(p) : -1;
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+std::vector<zmq::message_t> recv_reply(zmq::socket_t& s, int timeout_ms = 5000) {
+  std::vector<zmq::message_t> parts;
+  s.set(zmq::sockopt::rcvtimeo, timeout_ms);
+  if (!zmq::recv_multipart(s, std::back_inserter(parts))) parts.clear();
+  return parts;
+}
+
+std::string str(const zmq::message_t& m) { return m.to_string(); }
+
+}  // namespace
+
+TEST_CASE("hubd --print-config shows flags overriding the file", "[hubd][config]") {
+  hub::test::temp_dir d;
+  std::ofstream(d / "c.yaml") << "endpoint: tcp://127.0.0.1:9999\nstore:\n  fsync: never\n";
+  auto r = run(std::string(HUBD_PATH) + " --config " + (d / "c.yaml").string() +
+               " --endpoint tcp://127.0.0.1:1111 --print-config");
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("endpoint: tcp://127.0.0.1:1111"));
+  CHECK_THAT(r.output, Catch::Contains("fsync: never"));
+}
+
+TEST_CASE("hubd refuses a broken config naming the key and line", "[hubd][config]") {
+  hub::test::temp_dir d;
+  std::ofstream(d / "c.yaml") << "endpoint: tcp://127.0.0.1:9999\nmirror_endpiont: x\n";
+  auto r = run(std::string(HUBD_PATH) + " --config " + (d / "c.yaml").string());
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("c.yaml:2") && Catch::Contains("mirror_endpiont"));
+}
+
+TEST_CASE("events published over raw sockets are acked and delivered in order", "[hubd][protocol]") {
+  hub::test::hubd_process hub({.extra_args = {"--store", "memory"}});
+  zmq::context_t ctx;
+  zmq::socket_t pub(ctx, zmq::socket_type::dealer);
+  pub.set(zmq::sockopt::linger, 0);
+  pub.connect(hub.endpoint());
+  constexpr int n = 20;
+  for (int i = 1; i <= n; ++i) {
+    auto env = hub::test::make_envelope();
+    const std::string seq = hub::wire::u64_frame(static_cast<std::uint64_t>(i));
+    std::array<zmq::const_buffer, 3> parts = {zmq::buffer(hub::wire::cmd_pub), zmq::buffer(seq), zmq::buffer(env)};
+    zmq::send_multipart(pub, parts);
+  }
+  std::vector<std::uint64_t> acked;
+  while (acked.size() < n) {
+    auto r = recv_reply(pub);
+    REQUIRE(r.size() == 2);
+    REQUIRE(str(r[0]) == "ACK");
+    REQUIRE(r[1].size() % 16 == 0);
+    for (std::size_t k = 0; k < r[1].size(); k += 16)
+      acked.push_back(hub::wire::get_u64(static_cast<const std::uint8_t*>(r[1].data()) + k));
+  }
+  for (int i = 0; i < n; ++i) CHECK(acked[static_cast<std::size_t>(i)] == static_cast<std::uint64_t>(i + 1));
+
+  zmq::socket_t sub(ctx, zmq::socket_type::dealer);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.connect(hub.endpoint());
+  const std::string sub_id = hub::wire::u64_frame(1), pattern = "peacekeeping.SSD.>",
+                    arg = hub::wire::u64_frame(0), durable, credit = hub::wire::u64_frame(1000);
+  std::array<zmq::const_buffer, 7> s = {zmq::buffer(hub::wire::cmd_sub), zmq::buffer(sub_id),
+                                        zmq::buffer(pattern),            zmq::buffer(hub::wire::start_earliest),
+                                        zmq::buffer(arg),                zmq::buffer(durable),
+                                        zmq::buffer(credit)};
+  zmq::send_multipart(sub, s);
+  auto ok = recv_reply(sub);
+  REQUIRE(ok.size() == 3);
+  CHECK(str(ok[0]) == "SUBOK");
+  for (std::uint64_t i = 0; i < n; ++i) {
+    auto e = recv_reply(sub);
+    REQUIRE(e.size() == 5);
+    CHECK(str(e[0]) == "EVT");
+    CHECK(hub::wire::get_u64(static_cast<const std::uint8_t*>(e[2].data())) == i);
+    CHECK(str(e[3]) == "peacekeeping.SSD.mandate_activity");
+  }
+  CHECK(hub.stop() == 0);
+}
+
+TEST_CASE("hubd exits cleanly on SIGTERM and SIGINT", "[hubd]") {
+  hub::test::hubd_process hub({.extra_args = {"--store", "memory"}});
+  int st = hub.stop();
+  REQUIRE(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
+  CHECK_THAT(hub.log(), Catch::Contains("stopped"));
+}

@@ -1,0 +1,1411 @@
+// The rules engine. Invariants:
+// - `alerts` (per rule, per key) hold the computed state; `published_` holds what the
+//   log says was published (learned from our own CoherenceAlert events, or set when we
+//   emit). sync() turns the difference into transitions, so emitting is idempotent and
+//   the replay protocol is "compute everything, then sync once".
+// - Windows are judged on event time (occurred_at, period, planned dates); deadlines
+//   (fire_at, for, absence due dates) are compared with the processing clock, which
+//   is the largest log time or tick seen.
+#include "hub/rules/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+#include "hub/rules/rule_set.h"
+#include "schemas/schema.h"
+
+namespace hub::rules {
+namespace {
+
+using schema::Envelope;
+using schema::Payload;
+using schema::Severity;
+
+constexpr millis day = 86'400'000;
+constexpr millis lateness = 30 * day;   // events later than this are not re-windowed
+constexpr std::size_t max_evidence = 8;
+
+std::uint64_t fnv1a(std::string_view s, std::uint64_t h) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+schema::Id128 hash_id(std::string_view s) {
+  return schema::Id128(fnv1a(s, 14695981039346656037ULL), fnv1a(s, 0x9e3779b97f4a7c15ULL) | 1);
+}
+
+std::string hex16(std::uint64_t v) {
+  static constexpr char d[] = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) s[static_cast<std::size_t>(i)] = d[v & 0xf];
+  return s;
+}
+
+Severity lower(Severity s) { return s == Severity::info ? s : static_cast<Severity>(static_cast<int>(s) - 1); }
+Severity raise(Severity s) { return s == Severity::critical ? s : static_cast<Severity>(static_cast<int>(s) + 1); }
+
+struct evidence {
+  schema::Id128 id;
+  std::string excerpt;
+  millis time = 0;
+};
+
+enum class tri : std::uint8_t { no, yes, missing };
+
+tri eval(const predicate& p, const Envelope& e) {
+  const field_def* d = find_field(p.field, e.payload_type());
+  if (d == nullptr) return tri::yes;  // the field does not exist on this event type: not applicable
+  field_value v = d->get(e);
+  if (p.o == op::exists) return v.present ? tri::yes : tri::no;
+  if (p.o == op::missing) return v.present ? tri::no : tri::yes;
+  if (!v.present) return tri::missing;
+  bool list = d->type == field_type::string_list || d->type == field_type::enum_list;
+  auto any_of = [&](auto&& f) {
+    if (list) return std::any_of(v.list.begin(), v.list.end(), f);
+    return f(v.text);
+  };
+  switch (p.o) {
+    case op::equals:
+    case op::not_equals: {
+      bool eq;
+      if (d->type == field_type::boolean) eq = (v.number != 0) == p.boolean;
+      else if (d->type == field_type::number || d->type == field_type::time) eq = v.number == p.number;
+      else eq = any_of([&](const std::string& s) { return s == p.texts[0]; });
+      return (eq == (p.o == op::equals)) ? tri::yes : tri::no;
+    }
+    case op::in:
+    case op::not_in: {
+      bool in = any_of([&](const std::string& s) { return std::find(p.texts.begin(), p.texts.end(), s) != p.texts.end(); });
+      return (in == (p.o == op::in)) ? tri::yes : tri::no;
+    }
+    case op::gt: return v.number > p.number ? tri::yes : tri::no;
+    case op::ge: return v.number >= p.number ? tri::yes : tri::no;
+    case op::lt: return v.number < p.number ? tri::yes : tri::no;
+    case op::le: return v.number <= p.number ? tri::yes : tri::no;
+    case op::prefix:
+      return any_of([&](const std::string& s) { return s.rfind(p.texts[0], 0) == 0; }) ? tri::yes : tri::no;
+    default: return tri::no;
+  }
+}
+
+tri eval_all(const std::vector<predicate>& ps, const Envelope& e) {
+  tri out = tri::yes;
+  for (const auto& p : ps) {
+    tri t = eval(p, e);
+    if (t == tri::no) return tri::no;
+    if (t == tri::missing) out = tri::missing;
+  }
+  return out;
+}
+
+bool has_type(const selector& s, Payload t) { return std::find(s.types.begin(), s.types.end(), t) != s.types.end(); }
+
+std::string subject_of(const Envelope& e) {
+  return (e.source_system() ? e.source_system()->str() : "") + "/" +
+         (e.source_record_id() && e.source_record_id()->size() ? e.source_record_id()->str() : schema::id_to_hex(*e.id()));
+}
+
+millis event_time(const Envelope& e) {
+  if (e.occurred_at() != 0) return e.occurred_at();
+  if (e.period() && e.period()->start() != 0) return e.period()->start();
+  return e.published_at();
+}
+
+std::string excerpt_of(const Envelope& e, const std::vector<std::string>& fields) {
+  std::string s(schema::event_type_name(e.payload_type()));
+  if (e.source_record_id() && e.source_record_id()->size()) s += " " + e.source_record_id()->str();
+  auto title = read_field(e, "payload.title");
+  if (title.present) s += " \"" + title.text.substr(0, 80) + "\"";
+  std::string parts;
+  for (const auto& f : fields) {
+    const field_def* d = find_field(f, e.payload_type());
+    if (d == nullptr) continue;
+    parts += (parts.empty() ? "" : ", ") + f + "=" + format_value(d->get(e), d->type);
+  }
+  if (!parts.empty()) s += ": " + parts;
+  return s;
+}
+
+evidence evidence_of(const Envelope& e, const std::vector<std::string>& fields) {
+  return {*e.id(), excerpt_of(e, fields), event_time(e)};
+}
+
+// ------------------------------------------------------------------ strategies
+
+struct objective {
+  std::string text;
+  unsigned priority = 0;
+  std::set<std::string> areas, mandate_areas, sector_families;
+};
+
+struct strategy {
+  std::string id, country, title;
+  unsigned version = 0;
+  millis valid_from = 0, valid_to = 0;
+  std::map<std::string, objective> objectives;
+  evidence ev;
+};
+
+// ------------------------------------------------------------------ per-rule state
+
+struct alert_state {
+  bool firing = false;
+  Severity severity = Severity::warning;
+  std::vector<evidence> ev;
+  std::vector<evidence> closing;   // what resolved it
+  millis first_event_time = 0, last_event_time = 0;
+  std::string country, area, strategy_id, objective_id, detail, note;
+  unsigned strategy_version = 0;
+};
+
+struct published {
+  bool firing = false;
+  Severity severity = Severity::warning;
+  std::string alert_id, rule_id, key, country;
+  unsigned openings = 0;
+  millis first_processed_at = 0, processed_at = 0;
+  std::string ack_by, ack_note;
+  alert_state last;  // last emitted content, for a resolve of a rule that is gone
+};
+
+struct cond_subject {
+  std::vector<std::uint8_t> bytes;  // kept for re-evaluation when the strategy changes
+  millis occurred = 0;
+  millis since = 0;                 // processing time it became violated
+  bool violated = false;
+  Severity severity = Severity::warning;
+  std::string detail, strategy_id, objective_id;
+  unsigned strategy_version = 0;
+  evidence ev;
+};
+
+struct trigger {
+  std::string key, country, area_index;
+  bool fallback = false;
+  millis anchor = 0;
+  std::vector<std::string> same;
+  schema::Entity entity = schema::Entity::unspecified;
+  Severity base = Severity::warning;
+  evidence ev;
+  bool satisfied = false;
+  evidence by;
+};
+
+struct candidate {
+  std::size_t alt = 0;
+  millis start = 0, end = 0;
+  std::vector<std::string> same;
+  schema::Entity entity = schema::Entity::unspecified;
+  evidence ev;
+};
+
+struct expected_report {
+  millis last_end = 0, period = 0;
+  evidence last;
+  std::string country;
+};
+
+struct hit {
+  millis t = 0;
+  double v = 0;
+  evidence ev;
+};
+
+struct span {
+  millis start = 0, end = 0;
+};
+
+struct rule_state {
+  const rule* r = nullptr;
+  std::map<std::string, alert_state> alerts;
+  std::set<std::string> dirty;
+  // condition
+  std::unordered_map<std::string, cond_subject> subjects;
+  // expectation
+  std::unordered_map<std::string, trigger> triggers;                       // subject -> trigger
+  std::unordered_map<std::string, std::set<std::string>> triggers_by_key;   // alert key -> subjects
+  std::unordered_map<std::string, std::vector<std::string>> triggers_by_area;  // area index -> subjects
+  std::unordered_map<std::string, std::vector<candidate>> candidates;       // area index -> candidates
+  // absence
+  std::unordered_map<std::string, expected_report> reports;
+  std::unordered_map<std::string, evidence> last_linked;                    // country|strategy|objective
+  // threshold
+  std::unordered_map<std::string, std::vector<hit>> hits;
+  std::unordered_map<std::string, std::unordered_map<std::string, span>> active;  // area index -> subject -> span
+  std::uint64_t evaluated = 0, skipped = 0;
+};
+
+std::string area_index(const std::string& country, int level, const std::string& code) {
+  return country + "|" + std::to_string(level) + "|" + code;
+}
+
+bool overlaps(millis s1, millis e1, millis s2, millis e2) {
+  if (e1 == 0) e1 = std::numeric_limits<millis>::max();
+  if (e2 == 0) e2 = std::numeric_limits<millis>::max();
+  return s1 <= e2 && s2 <= e1;
+}
+
+}  // namespace
+
+struct engine::impl {
+  std::shared_ptr<const rule_set> rules;
+  std::map<std::string, rule_state> states;  // by rule id
+  std::map<std::string, published> pub;      // rule id + '\x1f' + key
+  std::map<std::string, std::map<unsigned, strategy>> strategies;
+  std::map<std::string, std::pair<millis, std::string>> silences;  // rule|key (key "*" for all) -> until, reason
+  millis clock = 0, watermark = 0;
+  bool replaying = false;
+  std::uint64_t events = 0, emitted = 0;
+  mutable std::mutex mu;
+
+  // ---------------------------------------------------------------- helpers
+
+  std::vector<const strategy*> in_force(const std::string& country, millis t) const {
+    std::vector<const strategy*> out;
+    for (const auto& [id, versions] : strategies) {
+      for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+        const strategy& s = it->second;
+        if (s.country != country) continue;
+        if (s.valid_from <= t && (s.valid_to == 0 || t <= s.valid_to)) {
+          out.push_back(&s);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  std::string pub_key(const std::string& rule_id, const std::string& key) const { return rule_id + '\x1f' + key; }
+
+  bool silenced(const std::string& rule_id, const std::string& key) const {
+    for (const auto& k : {rule_id + "|" + key, rule_id + "|*"}) {
+      auto it = silences.find(k);
+      if (it != silences.end() && clock < it->second.first) return true;
+    }
+    return false;
+  }
+
+  void set_alert(rule_state& st, const std::string& key, alert_state a) {
+    st.alerts[key] = std::move(a);
+    st.dirty.insert(key);
+  }
+
+  void clear_alert(rule_state& st, const std::string& key, std::vector<evidence> closing) {
+    auto it = st.alerts.find(key);
+    if (it == st.alerts.end()) return;
+    if (it->second.firing) {
+      it->second.firing = false;
+      it->second.closing = std::move(closing);
+      st.dirty.insert(key);
+    }
+  }
+
+  std::string render(const std::string& tmpl, const rule& r, const std::string& key, const alert_state& a) const {
+    std::string out;
+    for (std::size_t i = 0; i < tmpl.size(); ++i) {
+      if (tmpl[i] == '{') {
+        auto j = tmpl.find('}', i);
+        if (j != std::string::npos) {
+          auto name = tmpl.substr(i + 1, j - i - 1);
+          std::string v;
+          bool known = true;
+          if (name == "key") v = key;
+          else if (name == "country") v = a.country;
+          else if (name == "area") v = a.area.empty() ? "(country-wide)" : a.area;
+          else if (name == "detail") v = a.detail;
+          else if (name == "objective") v = a.objective_id;
+          else if (name == "strategy") v = a.strategy_id;
+          else if (name == "anchor") v = r.anchor;
+          else if (name == "count") v = std::to_string(a.ev.size());
+          else known = false;
+          if (known) {
+            out += v;
+            i = j;
+            continue;
+          }
+        }
+      }
+      out += tmpl[i];
+    }
+    return out;
+  }
+
+  std::vector<std::uint8_t> build(const rule* r, const std::string& rule_id, const std::string& key,
+                                  const alert_state& a, const published& p, bool firing) {
+    flatbuffers::FlatBufferBuilder fbb(1024);
+    std::vector<flatbuffers::Offset<schema::AlertEvidence>> ev;
+    const auto& list = firing ? a.ev : (a.closing.empty() ? a.ev : a.closing);
+    for (const auto& e : list) ev.push_back(schema::CreateAlertEvidenceDirect(fbb, &e.id, e.excerpt.c_str()));
+    std::string title = r ? render(r->title, *r, key, a) : rule_id + " " + key;
+    std::string expl = r ? render(r->description, *r, key, a) : "the rule is no longer loaded";
+    if (!a.note.empty()) expl += " " + a.note;
+    if (!firing) {
+      title = "resolved: " + title;
+      expl = (a.closing.empty() ? std::string("The condition no longer holds.")
+                                : "Closed by " + a.closing.front().excerpt + ".") +
+             " Was: " + expl;
+    }
+    auto alert = schema::CreateCoherenceAlertDirect(
+        fbb, rule_id.c_str(), r ? r->version : 0, key.c_str(),
+        firing ? schema::AlertStatus::firing : schema::AlertStatus::resolved, a.severity, title.c_str(),
+        expl.c_str(), &ev, a.strategy_id.c_str(), a.strategy_version, a.objective_id.c_str(),
+        r ? r->anchor.c_str() : "", r ? r->closing_action.c_str() : "", a.first_event_time, a.last_event_time,
+        p.first_processed_at, clock, p.alert_id.c_str());
+    std::string transition = p.alert_id + "|" + (firing ? "firing" : "resolved") + "|" +
+                             std::string(schema::EnumNameSeverity(a.severity));
+    schema::Id128 id = hash_id(transition);
+    schema::Id128 cause = list.empty() ? schema::Id128() : list.back().id;
+    flatbuffers::Offset<schema::Geo> geo = 0;
+    if (!a.area.empty()) {
+      std::vector<flatbuffers::Offset<schema::AdminArea>> areas{
+          schema::CreateAdminAreaDirect(fbb, static_cast<std::uint8_t>(a.note.empty() && r && r->area == "adm2" ? 2 : 1),
+                                        a.area.c_str(), nullptr, schema::GeoResolution::exact)};
+      geo = schema::CreateGeoDirect(fbb, &areas);
+    }
+    std::vector<schema::StrategyRef> dummy;
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<schema::StrategyRef>>> refs = 0;
+    if (!a.strategy_id.empty()) {
+      std::vector<flatbuffers::Offset<schema::StrategyRef>> rv{
+          schema::CreateStrategyRefDirect(fbb, a.strategy_id.c_str(), a.strategy_version, a.objective_id.c_str())};
+      refs = fbb.CreateVector(rv);
+    }
+    auto country = fbb.CreateString(a.country.empty() ? "XXX" : a.country);
+    auto src = fbb.CreateString(source_system);
+    auto corr = fbb.CreateString(p.alert_id);
+    schema::EnvelopeBuilder eb(fbb);
+    eb.add_id(&id);
+    eb.add_source_system(src);
+    eb.add_entity(schema::Entity::coordination);
+    eb.add_country(country);
+    if (!geo.IsNull()) eb.add_geo(geo);
+    eb.add_occurred_at(a.last_event_time != 0 ? a.last_event_time : clock);
+    eb.add_published_at(clock);
+    eb.add_classification(schema::Classification::internal);
+    eb.add_correlation_id(corr);
+    eb.add_causation_id(&cause);
+    if (!refs.IsNull()) eb.add_strategy_refs(refs);
+    eb.add_payload_type(Payload::CoherenceAlert);
+    eb.add_payload(alert.Union());
+    auto root = eb.Finish();
+    schema::FinishEnvelopeBuffer(fbb, root);
+    return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+  }
+
+  void sync_one(const rule* r, const std::string& rule_id, const std::string& key, const alert_state* a,
+                std::vector<std::vector<std::uint8_t>>* out) {
+    if (replaying) return;
+    published& p = pub[pub_key(rule_id, key)];
+    bool want = a != nullptr && a->firing;
+    if (want && !p.firing && !silenced(rule_id, key)) {
+      ++p.openings;
+      p.alert_id = hex16(fnv1a(rule_id + "|" + key + "|" + std::to_string(p.openings), 14695981039346656037ULL));
+      p.first_processed_at = clock;
+    } else if (want && p.firing && p.severity != a->severity) {
+      // escalation or de-escalation: a new firing transition with the new severity
+    } else if (!want && p.firing) {
+      // resolve
+    } else {
+      return;
+    }
+    p.rule_id = rule_id;
+    p.key = key;
+    p.country = a ? a->country : p.country;
+    p.firing = want;
+    p.processed_at = clock;
+    const alert_state& content = a ? *a : p.last;
+    alert_state c = content;
+    if (!want && !a) c.closing.clear();
+    p.severity = c.severity;
+    if (out) out->push_back(build(r, rule_id, key, c, p, want));
+    p.last = c;
+    if (!want) {
+      p.ack_by.clear();
+      p.ack_note.clear();
+    }
+    ++emitted;
+  }
+
+  void sync(rule_state& st, std::vector<std::vector<std::uint8_t>>* out) {
+    for (const auto& key : st.dirty) {
+      auto it = st.alerts.find(key);
+      sync_one(st.r, st.r->id, key, it == st.alerts.end() ? nullptr : &it->second, out);
+    }
+    st.dirty.clear();
+  }
+
+  void sync_all(std::vector<std::vector<std::uint8_t>>* out) {
+    for (auto& [id, st] : states) {
+      for (auto& [key, a] : st.alerts) st.dirty.insert(key);
+      sync(st, out);
+    }
+    // Published alerts nobody computes any more (their rule is gone, or the state no
+    // longer holds them): resolve.
+    for (auto& [pk, p] : pub) {
+      if (!p.firing) continue;
+      auto st = states.find(p.rule_id);
+      if (st != states.end() && st->second.alerts.count(p.key) && st->second.alerts[p.key].firing) continue;
+      const rule* r = st != states.end() ? st->second.r : nullptr;
+      alert_state* a = nullptr;
+      if (st != states.end()) {
+        auto it = st->second.alerts.find(p.key);
+        if (it != st->second.alerts.end()) a = &it->second;
+      }
+      std::string rid = p.rule_id, key = p.key;
+      sync_one(r, rid, key, a, out);
+    }
+  }
+
+  // Severity of an alert from the rule's base, escalations relative to `anchor`,
+  // admin-level fallback, and also_firing.
+  Severity severity_for(const rule& r, Severity base, millis anchor, bool fallback, const std::string& country) const {
+    Severity s = base;
+    for (const auto& e : r.escalate)
+      if (anchor != 0 && clock >= anchor + e.at && e.severity > s) s = e.severity;
+    if (fallback) s = lower(s);
+    for (const auto& other : r.also_firing) {
+      auto it = states.find(other);
+      if (it == states.end()) continue;
+      for (const auto& [k, a] : it->second.alerts)
+        if (a.firing && a.country == country) return raise(s);
+    }
+    return s;
+  }
+
+  Severity base_severity(const rule& r, const Envelope& e) const {
+    for (const auto& w : r.severity_by)
+      if (eval_all(w.where, e) == tri::yes) return w.severity;
+    return r.severity;
+  }
+
+  // The alert key of an event, or nullopt (and why) if a key field is missing.
+  std::optional<std::string> key_of(const rule& r, const Envelope& e, const std::string& area) const {
+    std::string k;
+    for (const auto& f : r.key) {
+      std::string v;
+      if (f == "area") {
+        v = area;
+      } else {
+        auto fv = read_field(e, f);
+        if (!fv.present) return std::nullopt;
+        const field_def* d = find_field(f, e.payload_type());
+        v = d ? format_value(fv, d->type) : fv.text;
+      }
+      if (!k.empty()) k += "/";
+      k += v;
+    }
+    return k;
+  }
+
+  struct area_pick {
+    bool ok = false, country_wide = false, fallback = false;
+    int level = 0;
+    std::string code;
+  };
+  area_pick pick_area(const rule& r, const Envelope& e) const {
+    area_pick p;
+    if (r.area.empty()) {
+      p.ok = true;
+      return p;
+    }
+    auto a2 = read_field(e, "geo.adm2"), a1 = read_field(e, "geo.adm1");
+    if (r.area == "adm2" && a2.present) {
+      p = {true, false, false, 2, a2.text};
+    } else if (r.area == "adm1" && a1.present) {
+      p = {true, false, false, 1, a1.text};
+    } else if (r.area == "adm2" && r.area_fallback == "adm1" && a1.present) {
+      p = {true, false, true, 1, a1.text};
+    } else if (!a1.present && !a2.present && !read_field(e, "geo.admin_areas").present) {
+      p.country_wide = true;
+    }
+    return p;
+  }
+
+  // ---------------------------------------------------------------- strategy checks
+
+  struct check_result {
+    bool violated = false;
+    std::string detail, strategy_id, objective_id;
+    unsigned version = 0;
+    bool in_grace = false;
+  };
+
+  check_result run_check(const rule& r, const Envelope& e) const {
+    check_result out;
+    std::string country = e.country() ? e.country()->str() : "";
+    auto force = in_force(country, clock);
+    auto refs = e.strategy_refs();
+    switch (r.check) {
+      case strategy_check::none: out.violated = true; break;
+      case strategy_check::unlinked: {
+        if (force.empty()) return out;  // no strategy in force: nothing to link to
+        out.strategy_id = force.front()->id;
+        out.version = force.front()->version;
+        if (refs == nullptr || refs->size() == 0) {
+          out.violated = true;
+          out.detail = "it names no objective of " + force.front()->id + " v" + std::to_string(force.front()->version);
+          return out;
+        }
+        std::string bad;
+        for (const auto* ref : *refs) {
+          std::string sid = ref->strategy_id() ? ref->strategy_id()->str() : "";
+          std::string oid = ref->objective_id() ? ref->objective_id()->str() : "";
+          for (const auto* s : force)
+            if (s->id == sid && s->objectives.count(oid)) return out;  // linked
+          bad += (bad.empty() ? "" : ", ") + sid + "/" + oid;
+        }
+        out.violated = true;
+        out.detail = "its references (" + bad + ") name no objective of the strategy in force (" + force.front()->id +
+                     " v" + std::to_string(force.front()->version) + ")";
+        return out;
+      }
+      case strategy_check::out_of_scope: {
+        if (refs == nullptr) return out;
+        auto areas = read_field(e, "geo.admin_areas");
+        auto mandate = read_field(e, "payload.mandate_area");
+        auto family = read_field(e, "payload.sector_family");
+        for (const auto* ref : *refs) {
+          std::string sid = ref->strategy_id() ? ref->strategy_id()->str() : "";
+          std::string oid = ref->objective_id() ? ref->objective_id()->str() : "";
+          for (const auto* s : force) {
+            if (s->id != sid) continue;
+            auto o = s->objectives.find(oid);
+            if (o == s->objectives.end()) continue;
+            std::string why;
+            if (!o->second.areas.empty() && areas.present) {
+              bool inside = false;
+              for (const auto& a : areas.list)
+                for (const auto& scope : o->second.areas) inside = inside || a.rfind(scope, 0) == 0;
+              if (!inside) why = "its areas " + format_value(areas, field_type::string_list) + " are outside the objective's scope";
+            }
+            if (why.empty() && mandate.present && !o->second.mandate_areas.empty() &&
+                !o->second.mandate_areas.count(mandate.text))
+              why = "its mandate area " + mandate.text + " is not among the objective's";
+            if (why.empty() && family.present && !o->second.sector_families.empty() &&
+                !o->second.sector_families.count(family.text))
+              why = "its sector family " + family.text + " is not among the objective's";
+            if (!why.empty()) {
+              out.violated = true;
+              out.detail = "it claims " + sid + "/" + oid + " (\"" + o->second.text + "\") but " + why;
+              out.strategy_id = sid;
+              out.objective_id = oid;
+              out.version = s->version;
+              return out;
+            }
+          }
+        }
+        return out;
+      }
+      case strategy_check::expired_reference: {
+        if (refs == nullptr) return out;
+        for (const auto* ref : *refs) {
+          std::string sid = ref->strategy_id() ? ref->strategy_id()->str() : "";
+          std::string oid = ref->objective_id() ? ref->objective_id()->str() : "";
+          auto versions = strategies.find(sid);
+          if (versions == strategies.end()) continue;
+          auto cited = versions->second.find(ref->version());
+          const strategy* current = nullptr;
+          for (const auto* s : force)
+            if (s->id == sid) current = s;
+          if (current != nullptr && current->version == ref->version()) continue;
+          if (current != nullptr && current->objectives.count(oid)) continue;  // the new version keeps the objective
+          millis ended = 0;
+          if (current != nullptr) ended = current->valid_from;
+          else if (cited != versions->second.end() && cited->second.valid_to != 0) ended = cited->second.valid_to;
+          if (current == nullptr && (cited == versions->second.end() || cited->second.valid_to == 0 ||
+                                     cited->second.valid_to >= clock))
+            continue;
+          out.violated = true;
+          out.strategy_id = sid;
+          out.objective_id = oid;
+          out.version = ref->version();
+          out.in_grace = ended != 0 && clock < ended + r.check_grace;
+          out.detail = "it cites " + sid + " v" + std::to_string(ref->version()) + " objective " + oid + ", " +
+                       (current ? "superseded by v" + std::to_string(current->version) + " without that objective"
+                                : "which expired on " + format_date(ended));
+          return out;
+        }
+        return out;
+      }
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- condition
+
+  static std::vector<std::uint8_t> copy_of(const Envelope& e) {
+    flatbuffers::FlatBufferBuilder fbb;
+    schema::EnvelopeT obj;
+    e.UnPackTo(&obj);
+    fbb.Finish(schema::Envelope::Pack(fbb, &obj), schema::EnvelopeIdentifier());
+    return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+  }
+
+  void condition(rule_state& st, const Envelope& e, millis log_time, bool recheck) {
+    const rule& r = *st.r;
+    auto area = pick_area(r, e);
+    if (area.country_wide && r.skip_country_wide) return;
+    if (!area.ok) {
+      ++st.skipped;
+      return;
+    }
+    auto key = key_of(r, e, area.code);
+    if (!key) {
+      ++st.skipped;
+      return;
+    }
+    ++st.evaluated;
+    cond_subject& s = st.subjects[*key];
+    if (!recheck && event_time(e) < s.occurred) return;  // an older revision arriving late changes nothing
+    tri sel = eval_all(r.on.where, e);
+    tri fire = sel == tri::no ? tri::no : eval_all(r.fire_if, e);
+    if (sel == tri::missing || (sel == tri::yes && fire == tri::missing)) {
+      ++st.skipped;
+      return;
+    }
+    check_result cr;
+    if (sel == tri::yes && fire == tri::yes) cr = run_check(r, e);
+    bool violated = sel == tri::yes && fire == tri::yes && cr.violated;
+    if (!recheck) {
+      s.occurred = event_time(e);
+      if (r.check != strategy_check::none || r.for_duration != 0) s.bytes = copy_of(e);
+    }
+    if (violated && !s.violated) s.since = log_time;
+    s.violated = violated;
+    s.detail = cr.detail;
+    s.strategy_id = cr.strategy_id;
+    s.objective_id = cr.objective_id;
+    s.strategy_version = cr.version;
+    s.severity = base_severity(r, e);
+    if (r.check == strategy_check::expired_reference) s.severity = cr.in_grace ? Severity::info : r.severity;
+    if (area.fallback) s.severity = lower(s.severity);
+    s.ev = evidence_of(e, r.fields_used);
+    if (!violated) {
+      clear_alert(st, *key, {s.ev});
+      return;
+    }
+    judge_condition(st, *key, s, e.country() ? e.country()->str() : "", area);
+  }
+
+  void judge_condition(rule_state& st, const std::string& key, const cond_subject& s, const std::string& country,
+                       const area_pick& area) {
+    const rule& r = *st.r;
+    if (clock < s.since + r.for_duration) return;  // pending
+    alert_state a;
+    auto old = st.alerts.find(key);
+    a.firing = true;
+    a.severity = s.severity;
+    a.ev = {s.ev};
+    a.first_event_time = old != st.alerts.end() && old->second.firing ? old->second.first_event_time : s.ev.time;
+    a.last_event_time = s.ev.time;
+    a.country = country;
+    a.area = area.code;
+    a.detail = s.detail;
+    a.strategy_id = s.strategy_id;
+    a.objective_id = s.objective_id;
+    a.strategy_version = s.strategy_version;
+    if (area.fallback) a.note = "Matched at admin level 1 because the admin 2 code is missing; severity lowered one step.";
+    set_alert(st, key, std::move(a));
+  }
+
+  void tick_conditions(rule_state& st) {
+    if (st.r->for_duration == 0) return;
+    for (auto& [key, s] : st.subjects) {
+      if (!s.violated) continue;
+      auto it = st.alerts.find(key);
+      if (it != st.alerts.end() && it->second.firing) continue;
+      if (clock < s.since + st.r->for_duration) continue;
+      if (s.bytes.empty()) continue;
+      auto* e = schema::GetEnvelope(s.bytes.data());
+      judge_condition(st, key, s, e->country() ? e->country()->str() : "", pick_area(*st.r, *e));
+    }
+  }
+
+  void recheck_strategy_rules(const std::string& country) {
+    for (auto& [id, st] : states) {
+      if (st.r->kind != rule_kind::condition || st.r->check == strategy_check::none) continue;
+      for (auto& [key, s] : st.subjects) {
+        if (s.bytes.empty()) continue;
+        auto* e = schema::GetEnvelope(s.bytes.data());
+        if (!e->country() || e->country()->str() != country) continue;
+        std::vector<std::uint8_t> copy = s.bytes;  // condition() may replace s.bytes
+        condition(st, *schema::GetEnvelope(copy.data()), s.since, true);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- expectation
+
+  bool satisfies(const rule& r, const trigger& t, const candidate& c) const {
+    const alternative& alt = r.expect[c.alt];
+    if (alt.other_entity && c.entity == t.entity) return false;
+    if (alt.same.size() != t.same.size() || c.same != t.same) return false;
+    millis ws = t.anchor + alt.from, we = t.anchor + alt.to;
+    switch (alt.relation) {
+      case period_relation::any: return true;
+      case period_relation::overlaps: return overlaps(c.start, c.end, ws, we);
+      case period_relation::covers: return c.start <= ws && (c.end == 0 || c.end >= we);
+    }
+    return false;
+  }
+
+  std::vector<std::string> same_values(const std::vector<std::string>& fields, const Envelope& e, bool* missing) const {
+    std::vector<std::string> out;
+    for (const auto& f : fields) {
+      auto v = read_field(e, f);
+      if (!v.present) *missing = true;
+      out.push_back(v.text);
+    }
+    return out;
+  }
+
+  void expectation_trigger(rule_state& st, const Envelope& e) {
+    const rule& r = *st.r;
+    std::string subject = subject_of(e);
+    auto old = st.triggers.find(subject);
+    std::string old_key = old != st.triggers.end() ? old->second.key : "";
+    tri sel = eval_all(r.on.where, e);
+    tri ends = r.ends_if.empty() ? tri::no : eval_all(r.ends_if, e);
+    if (sel == tri::missing) {
+      ++st.skipped;
+      return;
+    }
+    ++st.evaluated;
+    if (sel == tri::no || ends == tri::yes) {
+      if (old != st.triggers.end()) {
+        evidence closing = evidence_of(e, r.fields_used);
+        st.triggers_by_key[old_key].erase(subject);
+        st.triggers.erase(old);
+        judge_expectation(st, old_key, {closing});
+      }
+      return;
+    }
+    auto area = pick_area(r, e);
+    if (area.country_wide && r.skip_country_wide) return;
+    auto anchor = read_field(e, r.anchor_time);
+    auto key = area.ok ? key_of(r, e, area.code) : std::nullopt;
+    bool missing = false;
+    trigger t;
+    if (r.expect.size()) t.same = same_values(r.expect.front().same, e, &missing);
+    if (!area.ok || !anchor.present || !key || missing) {
+      ++st.skipped;
+      return;
+    }
+    t.key = *key;
+    t.country = e.country()->str();
+    t.fallback = area.fallback;
+    t.anchor = static_cast<millis>(anchor.number);
+    t.entity = e.entity();
+    t.base = base_severity(r, e);
+    t.ev = evidence_of(e, r.fields_used);
+    t.area_index = area.code.empty() ? t.country + "|*" : area_index(t.country, area.level, area.code);
+    // Look for a counterpart already seen: in the area, and country-wide ones.
+    for (const auto& idx : {t.area_index, t.country + "|*"}) {
+      auto it = st.candidates.find(idx);
+      if (it == st.candidates.end()) continue;
+      for (const auto& c : it->second)
+        if (satisfies(r, t, c)) {
+          t.satisfied = true;
+          t.by = c.ev;
+          break;
+        }
+      if (t.satisfied) break;
+    }
+    if (old != st.triggers.end() && old_key != t.key) {
+      st.triggers_by_key[old_key].erase(subject);
+      judge_expectation(st, old_key, {});
+    }
+    bool is_new = old == st.triggers.end();
+    st.triggers[subject] = t;
+    st.triggers_by_key[t.key].insert(subject);
+    if (is_new) {
+      st.triggers_by_area[t.area_index].push_back(subject);
+      st.triggers_by_area[t.country + "|*"].push_back(subject);
+    }
+    judge_expectation(st, t.key, t.satisfied ? std::vector<evidence>{t.by} : std::vector<evidence>{});
+  }
+
+  void expectation_candidate(rule_state& st, const Envelope& e) {
+    const rule& r = *st.r;
+    for (std::size_t i = 0; i < r.expect.size(); ++i) {
+      const alternative& alt = r.expect[i];
+      if (!has_type(alt.sel, e.payload_type())) continue;
+      if (eval_all(alt.sel.where, e) != tri::yes) continue;
+      candidate c;
+      c.alt = i;
+      bool missing = false;
+      c.same = same_values(alt.same, e, &missing);
+      if (missing) continue;
+      c.start = e.period() ? e.period()->start() : 0;
+      c.end = e.period() ? e.period()->end() : 0;
+      if (e.payload_type() == Payload::TransitionMilestone && c.start == 0) {
+        auto d = read_field(e, "payload.planned_date");
+        c.start = static_cast<millis>(d.number);
+      }
+      c.entity = e.entity();
+      c.ev = evidence_of(e, {"payload.status", "payload.sector_family", "geo.admin_areas", "period.start", "period.end"});
+      std::string country = e.country()->str();
+      auto a1 = read_field(e, "geo.adm1"), a2 = read_field(e, "geo.adm2");
+      std::vector<std::string> idx;
+      if (a2.present) idx.push_back(area_index(country, 2, a2.text));
+      if (a1.present) idx.push_back(area_index(country, 1, a1.text));
+      if (!a1.present && !a2.present) idx.push_back(country + "|*");
+      for (const auto& ix : idx) {
+        st.candidates[ix].push_back(c);
+        auto tl = st.triggers_by_area.find(ix == country + "|*" ? country + "|*" : ix);
+        if (tl == st.triggers_by_area.end()) continue;
+        std::set<std::string> keys;
+        for (const auto& subject : tl->second) {
+          auto t = st.triggers.find(subject);
+          if (t == st.triggers.end() || t->second.satisfied) continue;
+          if (ix != country + "|*" && t->second.area_index != ix) continue;
+          if (!satisfies(r, t->second, c)) continue;
+          t->second.satisfied = true;
+          t->second.by = c.ev;
+          keys.insert(t->second.key);
+        }
+        for (const auto& k : keys) judge_expectation(st, k, {c.ev});
+      }
+    }
+  }
+
+  void judge_expectation(rule_state& st, const std::string& key, std::vector<evidence> closing) {
+    const rule& r = *st.r;
+    auto it = st.triggers_by_key.find(key);
+    alert_state a;
+    bool any = false;
+    bool all_fallback = true;
+    Severity sev = Severity::info;
+    if (it != st.triggers_by_key.end()) {
+      for (const auto& subject : it->second) {
+        const trigger& t = st.triggers.at(subject);
+        if (t.satisfied || clock < t.anchor + r.fire_at) continue;
+        if (!any) {
+          a.first_event_time = t.ev.time;
+          a.country = t.country;
+          a.area = t.area_index.substr(t.area_index.rfind('|') + 1);
+        }
+        any = true;
+        all_fallback = all_fallback && t.fallback;
+        Severity s = severity_for(r, t.base, t.anchor, false, t.country);
+        if (s > sev) sev = s;
+        a.first_event_time = std::min(a.first_event_time, t.ev.time);
+        a.last_event_time = std::max(a.last_event_time, t.ev.time);
+        if (a.ev.size() < max_evidence) a.ev.push_back(t.ev);
+      }
+      if (it->second.empty()) st.triggers_by_key.erase(it);
+    }
+    if (!any) {
+      clear_alert(st, key, std::move(closing));
+      return;
+    }
+    if (a.area == "*") a.area.clear();
+    a.firing = true;
+    a.severity = all_fallback ? lower(sev) : sev;
+    if (all_fallback) a.note = "Matched at admin level 1 because the admin 2 code is missing; severity lowered one step.";
+    auto old = st.alerts.find(key);
+    if (old != st.alerts.end() && old->second.firing) a.first_event_time = std::min(a.first_event_time, old->second.first_event_time);
+    set_alert(st, key, std::move(a));
+  }
+
+  void tick_expectations(rule_state& st) {
+    std::vector<std::string> keys;
+    keys.reserve(st.triggers_by_key.size());
+    for (const auto& [k, v] : st.triggers_by_key) keys.push_back(k);
+    for (const auto& k : keys) {
+      auto old = st.alerts.find(k);
+      Severity before = old != st.alerts.end() ? old->second.severity : Severity::info;
+      bool was = old != st.alerts.end() && old->second.firing;
+      judge_expectation(st, k, {});
+      auto now = st.alerts.find(k);
+      if (now != st.alerts.end() && was == now->second.firing && before == now->second.severity) st.dirty.erase(k);
+    }
+  }
+
+  // ---------------------------------------------------------------- absence
+
+  void absence_report(rule_state& st, const Envelope& e) {
+    const rule& r = *st.r;
+    tri sel = eval_all(r.on.where, e);
+    if (sel == tri::missing) {
+      ++st.skipped;
+      return;
+    }
+    if (sel == tri::no) return;
+    auto key = key_of(r, e, "");
+    millis start = 0, end = 0;
+    if (auto* p = e.payload_as_CommitmentProgress(); p && p->reporting_period()) {
+      start = p->reporting_period()->start();
+      end = p->reporting_period()->end();
+    } else {
+      start = end = event_time(e);
+    }
+    if (!key || end == 0) {
+      ++st.skipped;
+      return;
+    }
+    ++st.evaluated;
+    expected_report& x = st.reports[*key];
+    if (end < x.last_end) return;  // a late report for an older period: the newer one stands
+    x.last_end = end;
+    x.period = r.every != 0 ? r.every : std::max<millis>(end - start, day);
+    x.last = evidence_of(e, r.fields_used);
+    x.country = e.country()->str();
+    judge_report(st, *key);
+  }
+
+  void judge_report(rule_state& st, const std::string& key) {
+    const rule& r = *st.r;
+    const expected_report& x = st.reports.at(key);
+    millis due = x.last_end + x.period + r.grace;
+    if (clock <= due) {
+      clear_alert(st, key, {x.last});
+      return;
+    }
+    auto missed = static_cast<unsigned>((clock - x.last_end - r.grace) / x.period);
+    alert_state a;
+    a.firing = true;
+    a.severity = missed >= r.critical_after_missed ? Severity::critical : r.severity;
+    a.ev = {x.last};
+    a.country = x.country;
+    a.first_event_time = due;
+    a.last_event_time = x.last.time;
+    a.detail = "the last report covers the period ending " + format_date(x.last_end) + "; the next was due by " +
+               format_date(due) + " (" + std::to_string(missed) + " period(s) missed)";
+    auto old = st.alerts.find(key);
+    if (old != st.alerts.end() && old->second.firing && old->second.severity == a.severity && old->second.detail == a.detail)
+      return;
+    set_alert(st, key, std::move(a));
+  }
+
+  void objective_activity(rule_state& st, const Envelope& e) {
+    const rule& r = *st.r;
+    tri sel = eval_all(r.on.where, e);
+    if (sel == tri::missing) {
+      ++st.skipped;
+      return;
+    }
+    ++st.evaluated;
+    if (sel == tri::no || e.strategy_refs() == nullptr) return;
+    std::string country = e.country()->str();
+    for (const auto* ref : *e.strategy_refs()) {
+      if (!ref->strategy_id() || !ref->objective_id()) continue;
+      std::string k = country + "/" + ref->strategy_id()->str() + "/" + ref->objective_id()->str();
+      auto& last = st.last_linked[k];
+      evidence ev = evidence_of(e, r.fields_used);
+      if (ev.time >= last.time) last = ev;
+    }
+    judge_objectives(st, country);
+  }
+
+  void judge_objectives(rule_state& st, const std::string& only_country) {
+    const rule& r = *st.r;
+    std::set<std::string> live;
+    std::set<std::string> countries;
+    for (const auto& [id, versions] : strategies)
+      for (const auto& [v, s] : versions) countries.insert(s.country);
+    for (const auto& country : countries) {
+      if (!only_country.empty() && country != only_country) continue;
+      for (const auto* s : in_force(country, clock)) {
+        for (const auto& [oid, o] : s->objectives) {
+          if (o.priority == 0 || o.priority > r.max_priority) continue;
+          std::string key = country + "/" + s->id + "/" + oid;
+          live.insert(key);
+          auto ll = st.last_linked.find(key);
+          millis since = s->valid_from;
+          if (ll != st.last_linked.end()) since = std::max(since, ll->second.time);
+          if (clock <= since + r.every) {
+            clear_alert(st, key, ll != st.last_linked.end() ? std::vector<evidence>{ll->second} : std::vector<evidence>{});
+            continue;
+          }
+          alert_state a;
+          a.firing = true;
+          a.country = country;
+          a.strategy_id = s->id;
+          a.strategy_version = s->version;
+          a.objective_id = oid;
+          a.first_event_time = since + r.every;
+          a.last_event_time = since;
+          a.severity = severity_for(r, r.severity, 0, false, country);
+          a.ev = {s->ev};
+          if (ll != st.last_linked.end()) a.ev.push_back(ll->second);
+          a.detail = "objective " + oid + " (\"" + o.text + "\", priority " + std::to_string(o.priority) +
+                     ") has had no linked activity since " + format_date(since);
+          auto old = st.alerts.find(key);
+          if (old != st.alerts.end() && old->second.firing && old->second.severity == a.severity &&
+              old->second.detail == a.detail)
+            continue;
+          set_alert(st, key, std::move(a));
+        }
+      }
+    }
+    // Objectives no longer in scope (priority lowered, strategy replaced or expired).
+    for (auto& [key, a] : st.alerts)
+      if (a.firing && !live.count(key) && (only_country.empty() || a.country == only_country))
+        clear_alert(st, key, {});
+  }
+
+  // ---------------------------------------------------------------- threshold
+
+  void threshold_activity(rule_state& st, const Envelope& e) {
+    // Keeps, per area, the activities that satisfy requires_active.
+    for (const auto& sel : st.r->requires_active) {
+      if (!has_type(sel, e.payload_type())) continue;
+      std::string country = e.country()->str();
+      auto a2 = read_field(e, "geo.adm2"), a1 = read_field(e, "geo.adm1");
+      std::string idx = a2.present ? area_index(country, 2, a2.text)
+                                   : a1.present ? area_index(country, 1, a1.text) : country + "|*";
+      std::string subject = subject_of(e);
+      if (eval_all(sel.where, e) == tri::yes)
+        st.active[idx][subject] = {e.period() ? e.period()->start() : 0, e.period() ? e.period()->end() : 0};
+      else
+        st.active[idx].erase(subject);
+    }
+  }
+
+  bool work_runs(const rule_state& st, const std::string& country, const std::string& idx, millis from, millis to) const {
+    if (st.r->requires_active.empty()) return true;
+    for (const auto& i : {idx, country + "|*"}) {
+      auto it = st.active.find(i);
+      if (it == st.active.end()) continue;
+      for (const auto& [s, sp] : it->second)
+        if (overlaps(sp.start, sp.end, from, to)) return true;
+    }
+    return false;
+  }
+
+  void threshold_event(rule_state& st, const Envelope& e) {
+    const rule& r = *st.r;
+    tri sel = eval_all(r.on.where, e);
+    if (sel == tri::no) return;
+    auto area = pick_area(r, e);
+    if (area.country_wide && r.skip_country_wide) return;
+    auto key = area.ok ? key_of(r, e, area.code) : std::nullopt;
+    if (sel == tri::missing || !key) {
+      ++st.skipped;
+      return;
+    }
+    ++st.evaluated;
+    double v = 0;
+    if (!r.sum_field.empty()) {
+      auto f = read_field(e, r.sum_field);
+      v = f.present ? f.number : 0;
+    }
+    auto& hits = st.hits[*key];
+    evidence ev = evidence_of(e, r.fields_used);
+    for (const auto& h : hits)
+      if (h.ev.id.hi() == ev.id.hi() && h.ev.id.lo() == ev.id.lo()) return;
+    hit h{event_time(e), v, ev};
+    hits.insert(std::upper_bound(hits.begin(), hits.end(), h, [](const hit& a, const hit& b) { return a.t < b.t; }), h);
+    judge_threshold(st, *key, e.country()->str(),
+                    area.code.empty() ? "" : area_index(e.country()->str(), area.level, area.code), area.fallback);
+  }
+
+  void judge_threshold(rule_state& st, const std::string& key, const std::string& country, const std::string& idx,
+                       bool fallback) {
+    const rule& r = *st.r;
+    auto& hits = st.hits[key];
+    millis end = watermark, start = watermark - r.window;
+    // Drop what no late event can bring back into a window.
+    while (!hits.empty() && hits.front().t < start - lateness) hits.erase(hits.begin());
+    double count = 0, sum = 0;
+    alert_state a;
+    for (const auto& h : hits) {
+      if (h.t < start || h.t > end) continue;
+      ++count;
+      sum += h.v;
+      if (a.ev.size() < max_evidence) a.ev.push_back(h.ev);
+      if (a.first_event_time == 0) a.first_event_time = h.t;
+      a.last_event_time = h.t;
+    }
+    auto old = st.alerts.find(key);
+    bool was = old != st.alerts.end() && old->second.firing;
+    bool over = (r.count_at_least > 0 && count >= r.count_at_least) || (!r.sum_field.empty() && sum >= r.sum_at_least);
+    bool under = (r.count_at_least <= 0 || count < r.count_at_least * r.resolve_fraction) &&
+                 (r.sum_field.empty() || sum < r.sum_at_least * r.resolve_fraction);
+    if (was && under) {
+      clear_alert(st, key, {});
+      return;
+    }
+    if (!was && !(over && work_runs(st, country, idx, start, end))) return;
+    if (was && !over && old->second.ev.size() == a.ev.size()) return;  // between the thresholds: stays as it is
+    a.firing = true;
+    a.country = country;
+    a.area = idx.empty() ? "" : idx.substr(idx.rfind('|') + 1);
+    a.severity = fallback ? lower(r.severity) : r.severity;
+    if (fallback) a.note = "Matched at admin level 1 because the admin 2 code is missing; severity lowered one step.";
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%g matching events%s%g in the %lld days to %s", count,
+                  r.sum_field.empty() ? "" : (", " + r.sum_field + " total ").c_str(), sum,
+                  static_cast<long long>(r.window / day), format_date(end).c_str());
+    a.detail = buf;
+    if (r.sum_field.empty()) a.detail = std::to_string(static_cast<long long>(count)) + " matching events in the " +
+                                        std::to_string(r.window / day) + " days to " + format_date(end);
+    if (was) a.first_event_time = std::min(a.first_event_time, old->second.first_event_time);
+    if (was && old->second.ev.size() == a.ev.size() && old->second.severity == a.severity) return;
+    set_alert(st, key, std::move(a));
+  }
+
+  void tick_thresholds(rule_state& st) {
+    for (auto& [key, a] : st.alerts) {
+      if (!a.firing) continue;
+      std::string idx = a.area.empty() ? "" : a.country + "|2|" + a.area;
+      judge_threshold(st, key, a.country, idx, !a.note.empty());
+    }
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  void strategy_event(const Envelope& e) {
+    const auto* p = e.payload_as_PoliticalStrategy();
+    if (!p->strategy_id()) return;
+    strategy s;
+    s.id = p->strategy_id()->str();
+    s.country = e.country()->str();
+    s.version = p->version();
+    s.title = p->title() ? p->title()->str() : "";
+    s.valid_from = p->valid_from();
+    s.valid_to = p->valid_to();
+    s.ev = evidence_of(e, {"country"});
+    s.ev.excerpt = "political_strategy " + s.id + " v" + std::to_string(s.version) + " \"" + s.title + "\" valid " +
+                   format_date(s.valid_from) + " to " + (s.valid_to ? format_date(s.valid_to) : "open");
+    if (p->objectives())
+      for (const auto* o : *p->objectives()) {
+        if (!o->id()) continue;
+        objective ob;
+        ob.text = o->text() ? o->text()->str() : "";
+        ob.priority = o->priority();
+        if (o->admin_areas_in_scope())
+          for (const auto* a : *o->admin_areas_in_scope()) ob.areas.insert(a->str());
+        if (o->mandate_areas())
+          for (auto m : *o->mandate_areas()) ob.mandate_areas.insert(schema::EnumNameMandateArea(static_cast<schema::MandateArea>(m)));
+        if (o->sector_families())
+          for (const auto* f : *o->sector_families()) ob.sector_families.insert(f->str());
+        s.objectives[o->id()->str()] = std::move(ob);
+      }
+    strategies[s.id][s.version] = s;
+    recheck_strategy_rules(s.country);
+    for (auto& [id, st] : states)
+      if (st.r->kind == rule_kind::absence && st.r->of_objectives) judge_objectives(st, s.country);
+  }
+
+  void own_event(const Envelope& e) {
+    switch (e.payload_type()) {
+      case Payload::CoherenceAlert: {
+        const auto* a = e.payload_as_CoherenceAlert();
+        if (!a->rule_id() || !a->key()) return;
+        published& p = pub[pub_key(a->rule_id()->str(), a->key()->str())];
+        bool firing = a->status() == schema::AlertStatus::firing;
+        std::string id = a->alert_id() ? a->alert_id()->str() : "";
+        if (firing && id != p.alert_id) {
+          ++p.openings;
+          p.ack_by.clear();
+          p.ack_note.clear();
+        }
+        p.alert_id = id;
+        p.firing = firing;
+        p.severity = a->severity();
+        p.rule_id = a->rule_id()->str();
+        p.key = a->key()->str();
+        p.country = e.country()->str();
+        p.first_processed_at = a->first_processed_at();
+        p.processed_at = a->processed_at();
+        p.last.country = p.country;
+        p.last.severity = a->severity();
+        p.last.first_event_time = a->first_event_time();
+        p.last.last_event_time = a->last_event_time();
+        p.last.strategy_id = a->strategy_id() ? a->strategy_id()->str() : "";
+        p.last.objective_id = a->objective_id() ? a->objective_id()->str() : "";
+        return;
+      }
+      case Payload::AlertAcknowledgement: {
+        const auto* a = e.payload_as_AlertAcknowledgement();
+        if (!a->alert_id()) return;
+        for (auto& [k, p] : pub)
+          if (p.alert_id == a->alert_id()->str() && p.firing) {
+            p.ack_by = a->by() ? a->by()->str() : "";
+            p.ack_note = a->note() ? a->note()->str() : "";
+          }
+        return;
+      }
+      case Payload::AlertSilence: {
+        const auto* s = e.payload_as_AlertSilence();
+        if (!s->rule_id()) return;
+        std::string key = s->key() && s->key()->size() ? s->key()->str() : "*";
+        silences[s->rule_id()->str() + "|" + key] = {s->until(), s->reason() ? s->reason()->str() : ""};
+        return;
+      }
+      default: return;
+    }
+  }
+
+  void event(const Envelope& e, millis log_time) {
+    ++events;
+    clock = std::max(clock, log_time);
+    millis t = event_time(e);
+    if (t != 0) watermark = std::max(watermark, std::min(t, clock));
+    auto type = e.payload_type();
+    if (type == Payload::CoherenceAlert || type == Payload::AlertAcknowledgement || type == Payload::AlertSilence) {
+      own_event(e);
+      return;
+    }
+    if (type == Payload::PoliticalStrategy) {
+      strategy_event(e);
+      return;
+    }
+    for (auto& [id, st] : states) {
+      const rule& r = *st.r;
+      bool on = has_type(r.on, type);
+      switch (r.kind) {
+        case rule_kind::condition:
+          if (on) condition(st, e, log_time, false);
+          break;
+        case rule_kind::expectation:
+          expectation_candidate(st, e);
+          if (on) expectation_trigger(st, e);
+          break;
+        case rule_kind::absence:
+          if (on) {
+            if (r.of_objectives) objective_activity(st, e);
+            else absence_report(st, e);
+          }
+          break;
+        case rule_kind::threshold:
+          threshold_activity(st, e);
+          if (on) threshold_event(st, e);
+          else tick_thresholds(st);
+          break;
+      }
+    }
+  }
+
+  void tick() {
+    for (auto& [id, st] : states) {
+      switch (st.r->kind) {
+        case rule_kind::condition: tick_conditions(st); break;
+        case rule_kind::expectation: tick_expectations(st); break;
+        case rule_kind::absence:
+          if (st.r->of_objectives) judge_objectives(st, "");
+          else
+            for (const auto& [key, x] : st.reports) judge_report(st, key);
+          break;
+        case rule_kind::threshold: tick_thresholds(st); break;
+      }
+    }
+  }
+
+  void install(std::shared_ptr<const rule_set> rs) {
+    std::map<std::string, rule_state> next;
+    for (const auto& r : rs->rules) {
+      auto old = states.find(r.id);
+      if (old != states.end() && old->second.r->kind == r.kind) {
+        next[r.id] = std::move(old->second);
+      }
+      next[r.id].r = &r;
+    }
+    states = std::move(next);
+    rules = std::move(rs);
+  }
+};
+
+engine::engine(std::shared_ptr<const rule_set> rules) : impl_(std::make_unique<impl>()) {
+  impl_->install(std::move(rules));
+}
+engine::~engine() = default;
+
+void engine::replace_rules(std::shared_ptr<const rule_set> rules) {
+  std::lock_guard lock(impl_->mu);
+  impl_->install(std::move(rules));
+}
+
+void engine::on_event(std::uint64_t offset, millis log_time, const schema::Envelope& e,
+                      std::vector<std::vector<std::uint8_t>>& out) {
+  std::lock_guard lock(impl_->mu);
+  try {
+    impl_->event(e, log_time);
+    for (auto& [id, st] : impl_->states) impl_->sync(st, &out);
+  } catch (const std::exception& ex) {
+    spdlog::error("rules: event at offset {} could not be judged: {}", offset, ex.what());
+  }
+}
+
+void engine::on_tick(millis now, std::vector<std::vector<std::uint8_t>>& out) {
+  std::lock_guard lock(impl_->mu);
+  try {
+    impl_->clock = std::max(impl_->clock, now);
+    impl_->tick();
+    impl_->sync_all(&out);
+  } catch (const std::exception& ex) {
+    spdlog::error("rules: tick failed: {}", ex.what());
+  }
+}
+
+void engine::set_replaying(bool on, std::vector<std::vector<std::uint8_t>>* out) {
+  std::lock_guard lock(impl_->mu);
+  bool was = impl_->replaying;
+  impl_->replaying = on;
+  if (was && !on) {
+    impl_->tick();
+    impl_->sync_all(out);
+  }
+}
+
+engine_stats engine::stats() const {
+  std::lock_guard lock(impl_->mu);
+  engine_stats s;
+  s.events = impl_->events;
+  s.alerts_emitted = impl_->emitted;
+  for (const auto& [id, st] : impl_->states) {
+    s.evaluated[id] = st.evaluated;
+    s.skipped_missing_fields[id] = st.skipped;
+    for (const auto& [k, t] : st.triggers) s.open_expectations += t.satisfied ? 0 : 1;
+  }
+  for (const auto& [k, p] : impl_->pub)
+    if (p.firing) ++s.firing_by_severity[schema::EnumNameSeverity(p.severity)];
+  return s;
+}
+
+std::vector<alert_view> engine::firing() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<alert_view> out;
+  for (const auto& [id, st] : impl_->states) {
+    for (const auto& [key, a] : st.alerts) {
+      if (!a.firing) continue;
+      alert_view v;
+      v.rule_id = id;
+      v.key = key;
+      v.country = a.country;
+      v.severity = schema::EnumNameSeverity(a.severity);
+      v.title = impl_->render(st.r->title, *st.r, key, a);
+      v.explanation = impl_->render(st.r->description, *st.r, key, a) + (a.note.empty() ? "" : " " + a.note);
+      v.anchor = st.r->anchor;
+      v.closing_action = st.r->closing_action;
+      v.objective_id = a.objective_id;
+      v.strategy_id = a.strategy_id;
+      for (const auto& e : a.ev) v.evidence.push_back(schema::id_to_hex(e.id) + ": " + e.excerpt);
+      v.first_event_time = a.first_event_time;
+      v.last_event_time = a.last_event_time;
+      auto p = impl_->pub.find(impl_->pub_key(id, key));
+      if (p != impl_->pub.end()) {
+        v.alert_id = p->second.alert_id;
+        v.first_processed_at = p->second.first_processed_at;
+        v.processed_at = p->second.processed_at;
+        v.acknowledged_by = p->second.ack_by;
+        v.ack_note = p->second.ack_note;
+        v.silenced = !p->second.firing && impl_->silenced(id, key);
+      } else {
+        v.silenced = impl_->silenced(id, key);
+      }
+      out.push_back(std::move(v));
+    }
+  }
+  return out;
+}
+
+}  // namespace hub::rules

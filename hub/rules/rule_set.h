@@ -1,0 +1,121 @@
+// The rule model as loaded from YAML. Private to hub/rules: other components use
+// engine.h. A rule_set is immutable once loaded and shared between engines by
+// shared_ptr<const rule_set>, so it may be read from any thread.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "hub/common/types.h"
+#include "hub/rules/fields.h"
+#include "schemas/events_generated.h"
+
+namespace hub::rules {
+
+enum class op : std::uint8_t { equals, not_equals, in, not_in, exists, missing, gt, ge, lt, le, prefix };
+
+// One field predicate: `field op operand`.
+struct predicate {
+  std::string field;
+  op o = op::equals;
+  std::vector<std::string> texts;   // equals/in/prefix operands (strings, enum names)
+  double number = 0;                // comparison operand (times already in ms)
+  bool boolean = false;             // equals on a boolean field
+  int line = 0;
+};
+
+// Which events a rule looks at: event types and predicates that must all hold.
+struct selector {
+  std::vector<schema::Payload> types;
+  std::vector<predicate> where;
+};
+
+enum class rule_kind : std::uint8_t { condition, expectation, absence, threshold };
+
+// Checks against the political strategy in force for the event's country.
+enum class strategy_check : std::uint8_t {
+  none,
+  unlinked,           // no strategy_refs, or refs to objectives absent from the version in force
+  out_of_scope,       // a claimed objective whose areas, mandate areas or sector families exclude the event
+  expired_reference,  // refs a version no longer in force (expired, or superseded without the objective)
+};
+
+struct severity_when {
+  std::vector<predicate> where;
+  schema::Severity severity = schema::Severity::warning;
+};
+
+// An escalation: from `at` (relative to the rule's anchor time) the alert has `severity`.
+struct escalation {
+  millis at = 0;
+  schema::Severity severity = schema::Severity::critical;
+};
+
+enum class period_relation : std::uint8_t { any, overlaps, covers };
+
+// One kind of event that satisfies an expectation.
+struct alternative {
+  selector sel;
+  period_relation relation = period_relation::overlaps;
+  millis from = 0;   // window start, relative to the trigger's anchor time
+  millis to = 0;     // window end, relative to the trigger's anchor time
+  std::vector<std::string> same;   // fields equal in trigger and candidate (e.g. payload.sector_family)
+  bool other_entity = true;        // the candidate comes from another entity than the trigger
+};
+
+struct rule {
+  // identity and texts
+  std::string id, name, group, file;
+  int line = 0;
+  unsigned version = 1;
+  std::string anchor, a4p_plus, title, description, closing_action;
+  rule_kind kind = rule_kind::condition;
+  schema::Severity severity = schema::Severity::warning;
+  std::vector<severity_when> severity_by;
+  std::vector<escalation> escalate;
+
+  selector on;                      // the events the rule is about
+  std::vector<std::string> key;     // field paths (or "area") making the alert key
+  std::string area;                 // "" | "adm1" | "adm2": the area the rule is keyed on
+  std::string area_fallback;        // "" | "adm1": coarser level allowed, one severity step lower
+  bool skip_country_wide = true;    // country-wide events never trigger area-keyed rules
+
+  // condition
+  std::vector<predicate> fire_if;
+  strategy_check check = strategy_check::none;
+  millis check_grace = 0;           // expired_reference: days after expiry before warning
+  millis for_duration = 0;          // must hold this long (processing time) before firing
+
+  // expectation
+  std::string anchor_time = "period.start";
+  std::vector<alternative> expect;
+  millis fire_at = 0;               // relative to the anchor time
+  std::vector<predicate> ends_if;   // the trigger no longer needs a counterpart
+
+  // absence
+  bool of_objectives = false;       // subjects are the objectives of the strategy in force
+  unsigned max_priority = 1;        // of_objectives: objectives of priority <= this
+  millis every = 0;                 // expected interval; 0: the reporting period's own length
+  millis grace = 0;
+  unsigned critical_after_missed = 2;
+
+  // threshold
+  millis window = 0;
+  double count_at_least = 0;        // 0: no count condition
+  std::string sum_field;            // "" : no sum condition
+  double sum_at_least = 0;
+  double resolve_fraction = 0.5;    // hysteresis: resolves below this share of the thresholds
+  std::vector<selector> requires_active;  // some such activity must run in the area
+
+  std::vector<std::string> also_firing;   // escalate one step if one of these rules fires in the country
+  std::vector<std::string> fields_used;   // for evidence excerpts
+};
+
+class rule_set {
+ public:
+  std::vector<rule> rules;
+  std::vector<std::string> files;
+};
+
+}  // namespace hub::rules

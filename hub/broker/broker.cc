@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -60,6 +61,7 @@ struct broker::impl {
   struct client {
     std::string identity;
     std::string name;
+    std::string user;            // the ACL identity (ZAP User-Id) when security is on
     millis last_seen = 0;
     millis connected_at = 0;
     std::map<std::uint64_t, std::uint64_t> subs;   // sub-id -> handle
@@ -96,6 +98,7 @@ struct broker::impl {
   zmq::socket_t router{ctx, zmq::socket_type::router};
   std::optional<zmq::socket_t> mirror;
   zmq::socket_t sync_sock{ctx, zmq::socket_type::pair};
+  std::optional<zmq::socket_t> zap;  // the ZAP handler's socket, when security is on
   std::thread sync_thread;
   bool sync_in_flight = false;
   millis sync_retry_at = 0;
@@ -119,6 +122,7 @@ struct broker::impl {
   std::vector<std::uint64_t> match_buf;
   std::vector<zmq::message_t> frames;
   std::vector<std::string> gone;  // clients found unreachable this turn
+  std::size_t mirror_index = 0, zap_index = 0;
 
   impl(broker_options o, std::unique_ptr<store::store> s, broker_hooks h)
       : opts(std::move(o)), st(std::move(s)), hooks(std::move(h)), dedup(opts.dedup_window) {
@@ -148,6 +152,14 @@ struct broker::impl {
       // A message far beyond the envelope limit is cut off by ZeroMQ (the peer is dropped);
       // anything up to it reaches the verifier and gets a clear NAK.
       router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(opts.max_envelope_bytes * 4 + 4096));
+      if (opts.acl) {
+        // The ZAP handler must be bound before the first client handshake.
+        zap.emplace(ctx, zmq::socket_type::rep);
+        zap->bind("inproc://zeromq.zap.01");
+        router.set(zmq::sockopt::curve_server, 1);
+        router.set(zmq::sockopt::curve_secretkey, opts.curve_secret_key);
+        router.set(zmq::sockopt::zap_domain, "hub");
+      }
       router.bind(opts.endpoint);
       bound_endpoint = router.get(zmq::sockopt::last_endpoint);
       if (!opts.mirror_endpoint.empty()) {
@@ -292,6 +304,85 @@ struct broker::impl {
     return peer_name(identity);
   }
 
+  // ---------------------------------------------------------------- security
+
+  // ZAP (RFC 27): admits a CURVE client whose public key is on the ACL, and names it.
+  void handle_zap() {
+    std::vector<zmq::message_t> req;
+    while (zmq::recv_multipart(*zap, std::back_inserter(req), zmq::recv_flags::dontwait)) {
+      std::string version = req.size() > 0 ? req[0].to_string() : "";
+      std::string request_id = req.size() > 1 ? req[1].to_string() : "";
+      std::string mechanism = req.size() > 5 ? req[5].to_string() : "";
+      std::string address = req.size() > 3 ? req[3].to_string() : "";
+      std::string code = "400", text = "no credentials", user;
+      if (mechanism == "CURVE" && req.size() >= 7 && req[6].size() == 32) {
+        char z85[41];
+        zmq_z85_encode(z85, static_cast<const std::uint8_t*>(req[6].data()), 32);
+        if (const auto* id = opts.acl->by_public_key(z85)) {
+          code = "200";
+          text = "OK";
+          user = id->name;
+        } else {
+          text = "public key not on the hub's list";
+        }
+      } else if (mechanism != "CURVE") {
+        text = "security is on: CURVE is required";
+      }
+      if (code != "200") {
+        counters.auth_denied++;
+        spdlog::warn("connection from {} refused: {}", address, text);
+      }
+      std::array<zmq::const_buffer, 6> rep = {zmq::buffer(version), zmq::buffer(request_id), zmq::buffer(code),
+                                              zmq::buffer(text),    zmq::buffer(user),       zmq::str_buffer("")};
+      zmq::send_multipart(*zap, rep);
+      req.clear();
+    }
+  }
+
+  // The ACL identity of a client, or nullptr (security off, or no longer listed).
+  const security::identity* identity_of(const client& c) const {
+    if (!opts.acl) return nullptr;
+    return opts.acl->by_name(c.user);
+  }
+
+  // With security on: the client's identity, or a refusal (ERR/NAK sent) if its key was
+  // removed from the list since it connected.
+  bool authorized(client& c, const security::identity*& out, std::uint64_t seq, bool is_pub) {
+    out = nullptr;
+    if (!opts.acl) return true;
+    out = identity_of(c);
+    if (out != nullptr) return true;
+    counters.acl_denied++;
+    std::string why = fmt::format("identity '{}' is not on the hub's list", c.user);
+    if (is_pub)
+      nak(c.identity, seq, Reason::not_authorized, why);
+    else
+      err(c.identity, Reason::not_authorized, why);
+    return false;
+  }
+
+  bool may_deliver(const subscription& s, const store::record_view& v) {
+    if (!opts.acl) return true;
+    auto cit = clients.find(s.identity);
+    if (cit == clients.end()) return false;
+    const auto* id = identity_of(cit->second);
+    if (id == nullptr) return false;
+    auto c = schema::GetEnvelope(v.envelope.data())->classification();
+    if (security::may_receive(*id, v.topic, c)) return true;
+    counters.acl_denied++;
+    return false;
+  }
+
+  void set_acl(std::shared_ptr<const security::acl> a) {
+    opts.acl = std::move(a);
+    // Clients whose identity left the list lose their subscriptions now.
+    std::vector<std::string> unlisted;
+    for (auto& [id, c] : clients)
+      if (identity_of(c) == nullptr) unlisted.push_back(id);
+    for (auto& id : unlisted) drop_client(id, "identity no longer on the hub's list");
+    spdlog::info("ACL reloaded: {} identities", opts.acl->identities().size());
+  }
+
   // ---------------------------------------------------------------- clients
 
   client& touch_client(const std::string& identity, bool seen = true) {
@@ -331,10 +422,14 @@ struct broker::impl {
     auto cmd = view(f[1]);
     std::size_t n = f.size() - 1;  // frames after the identity
     auto u64 = [&](std::size_t i) { return wire::parse_u64(bytes(f[i])); };
-    touch_client(identity);
+    auto& cl = touch_client(identity);
+    if (opts.acl && cl.user.empty()) {
+      const char* user = f[1].gets("User-Id");
+      cl.user = user != nullptr ? user : "";
+    }
 
     if (cmd == wire::cmd_pub) {
-      if (n != 3) {
+      if (n != 3 && n != 4) {
         auto seq = n >= 2 ? u64(2) : std::nullopt;
         if (seq)
           nak(identity, *seq, Reason::malformed_frames, fmt::format("PUB takes 3 frames (PUB seq envelope), got {}", n));
@@ -347,7 +442,11 @@ struct broker::impl {
         err(identity, Reason::malformed_frames, "PUB: seq must be an 8-byte little-endian number");
         return;
       }
-      accept_pub(identity, *seq, std::move(f[3]), {});
+      const security::identity* who = nullptr;
+      if (!authorized(cl, who, *seq, true)) return;
+      std::span<const std::uint8_t> signature;
+      if (n == 4) signature = bytes(f[4]);
+      accept_pub(identity, *seq, std::move(f[3]), {}, who, signature);
     } else if (cmd == wire::cmd_credit) {
       if (n != 3 || !u64(2) || !u64(3)) {
         err(identity, Reason::malformed_frames, "CREDIT takes sub-id and n as 8-byte numbers");
@@ -451,6 +550,15 @@ struct broker::impl {
       err(identity, Reason::bad_pattern, fmt::format("bad pattern '{}': {}", pattern.substr(0, 64), *bad), *sub_id);
       return;
     }
+    if (opts.acl) {
+      const security::identity* who = nullptr;
+      if (!authorized(clients[identity], who, 0, false)) return;
+      if (auto why = security::check_subscribe(*who, pattern)) {
+        counters.acl_denied++;
+        err(identity, Reason::not_authorized, *why, *sub_id);
+        return;
+      }
+    }
     auto& c = clients[identity];
     if (c.subs.count(*sub_id)) {
       err(identity, Reason::duplicate_subscription, fmt::format("subscription {} already exists", *sub_id), *sub_id);
@@ -499,7 +607,8 @@ struct broker::impl {
   }
 
   // Verifies one envelope and adds it to this turn's batch (or acks it as a resend).
-  void accept_pub(const std::string& identity, std::uint64_t seq, zmq::message_t msg, std::vector<std::uint8_t> own) {
+  void accept_pub(const std::string& identity, std::uint64_t seq, zmq::message_t msg, std::vector<std::uint8_t> own,
+                  const security::identity* who = nullptr, std::span<const std::uint8_t> signature = {}) {
     auto data = own.empty() ? bytes(msg) : std::span<const std::uint8_t>(own);
     auto check = schema::check_envelope(data, opts.max_envelope_bytes);
     if (check.reason != Reason::ok) {
@@ -511,6 +620,23 @@ struct broker::impl {
       return;
     }
     const auto* e = check.envelope;
+    if (who != nullptr) {
+      std::string topic = schema::topic_of(*e);
+      if (auto why = security::check_publish(*who, *e, topic)) {
+        counters.acl_denied++;
+        nak(identity, seq, Reason::not_authorized, *why);
+        return;
+      }
+      if (!signature.empty() || who->require_signature) {
+        if (who->signing_key.empty() || !security::verify_signature(who->signing_key, data, signature)) {
+          counters.acl_denied++;
+          nak(identity, seq, Reason::bad_signature,
+              signature.empty() ? fmt::format("identity '{}' must sign its envelopes", who->name)
+                                : fmt::format("signature does not verify against the key registered for '{}'", who->name));
+          return;
+        }
+      }
+    }
     schema::Id128 id = *e->id();
     if (auto prev = dedup.find(id)) {
       counters.duplicates++;
@@ -627,7 +753,9 @@ struct broker::impl {
   }
 
   void on_new_record(const store::record_view& v) {
-    if (mirror) {
+    bool mirror_ok = !opts.acl || schema::GetEnvelope(v.envelope.data())->classification() ==
+                                      schema::Classification::public_;
+    if (mirror && mirror_ok) {
       try {
         auto r1 = mirror->send(zmq::buffer(v.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
         if (r1) {
@@ -647,6 +775,7 @@ struct broker::impl {
       if (it == subs.end()) continue;
       auto& s = it->second;
       if (!s.live) continue;
+      if (!may_deliver(s, v)) continue;
       if (s.credit == 0) {
         s.live = false;
         s.cursor = v.off;
@@ -697,7 +826,7 @@ struct broker::impl {
       bool blocked = false;
       offset cursor = s.cursor;
       auto r = st->read(s.cursor, last_durable, opts.delivery_burst, [&](const store::record_view& v) {
-        if (!topic::matches(s.pattern, v.topic)) {
+        if (!topic::matches(s.pattern, v.topic) || !may_deliver(s, v)) {
           cursor = v.off.next();
           return true;
         }
@@ -768,14 +897,17 @@ struct broker::impl {
                      {"duplicates", counters.duplicates},   {"bytes_in", counters.bytes_in},
                      {"bytes_out", counters.bytes_out},     {"mirror_sent", counters.mirror_sent},
                      {"mirror_dropped", counters.mirror_dropped}, {"credit_stalls", counters.credit_stalls},
-                     {"clients_dropped", counters.clients_dropped}, {"naks", naks}, {"errs", errs}};
+                     {"clients_dropped", counters.clients_dropped}, {"auth_denied", counters.auth_denied},
+                     {"acl_denied", counters.acl_denied}, {"naks", naks}, {"errs", errs}};
+    j["security"] = opts.acl ? "curve" : "off";
     millis now = now_millis();
     json cl = json::array();
     for (auto& [id, c] : clients) {
       std::size_t in_flight = 0;
       for (auto& a : acks)
         if (a.identity == id) ++in_flight;
-      cl.push_back({{"identity", peer_name(id)}, {"name", c.name}, {"last_seen_ms_ago", now - c.last_seen},
+      cl.push_back({{"identity", c.user.empty() ? peer_name(id) : c.user}, {"name", c.name},
+                    {"last_seen_ms_ago", now - c.last_seen},
                     {"in_flight", in_flight}, {"subscriptions", c.subs.size()}});
     }
     j["clients"] = cl;
@@ -806,7 +938,10 @@ struct broker::impl {
         {sync_sock.handle(), 0, ZMQ_POLLIN, 0},
         {nullptr, stop_pipe[0], ZMQ_POLLIN, 0},
     };
+    mirror_index = items.size();
     if (mirror) items.push_back({mirror->handle(), 0, ZMQ_POLLIN, 0});
+    zap_index = items.size();
+    if (zap) items.push_back({zap->handle(), 0, ZMQ_POLLIN, 0});
     while (!stopping.load()) {
       long timeout = 100;
       bool pending_work = !internal_out.empty() || has_deliverable_lagging();
@@ -818,7 +953,23 @@ struct broker::impl {
         spdlog::error("poll failed: {}", e.what());
         continue;
       }
-      if (items[2].revents & ZMQ_POLLIN) break;
+      if (items[2].revents & ZMQ_POLLIN) {
+        char c[16];
+        bool reload = false;
+        ssize_t got;
+        while ((got = ::read(stop_pipe[0], c, sizeof c)) > 0)
+          for (ssize_t i = 0; i < got; ++i)
+            if (c[i] == 2) reload = true;
+        if (stopping.load()) break;
+        if (reload && hooks.on_reload) {
+          try {
+            hooks.on_reload();
+          } catch (const std::exception& e) {
+            spdlog::error("reload failed: {}", e.what());
+          }
+        }
+      }
+      if (zap && (items[zap_index].revents & ZMQ_POLLIN)) handle_zap();
       turn(items);
     }
     shutdown();
@@ -834,7 +985,7 @@ struct broker::impl {
     millis now = now_millis();
     try {
       if (items[1].revents & ZMQ_POLLIN) handle_sync_reply();
-      if (mirror && (items[3].revents & ZMQ_POLLIN)) {
+      if (mirror && (items[mirror_index].revents & ZMQ_POLLIN)) {
         zmq::message_t m;
         while (mirror->recv(m, zmq::recv_flags::dontwait)) {
         }
@@ -899,6 +1050,11 @@ void broker::stop() {
   char c = 1;
   [[maybe_unused]] auto r = ::write(impl_->stop_pipe[1], &c, 1);
 }
+void broker::request_reload() {
+  char c = 2;
+  [[maybe_unused]] auto r = ::write(impl_->stop_pipe[1], &c, 1);
+}
+void broker::set_acl(std::shared_ptr<const security::acl> acl) { impl_->set_acl(std::move(acl)); }
 const broker_counters& broker::counters() const { return impl_->counters; }
 store::store& broker::store() { return *impl_->st; }
 

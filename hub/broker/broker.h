@@ -22,6 +22,7 @@
 
 #include "hub/common/status.h"
 #include "hub/common/types.h"
+#include "hub/security/security.h"
 #include "hub/store/store.h"
 
 namespace hub::broker {
@@ -36,6 +37,11 @@ struct broker_options {
   std::size_t max_batch = 1024;           // client messages handled per loop turn
   std::size_t delivery_burst = 512;       // events sent to one lagging subscription per turn
   millis retention_interval_ms = 10'000;  // how often retention runs
+  // Security: with an ACL, the client socket requires CURVE (curve_secret_key, Z85) and
+  // a ZAP handler admits only the ACL's public keys; every PUB, SUB and delivery is
+  // checked against the client's identity; the mirror carries public events only.
+  std::shared_ptr<const security::acl> acl;
+  std::string curve_secret_key;
 };
 
 // Hooks for modules that live beside the broker (rules engine, ops). Each is called on
@@ -48,6 +54,8 @@ struct broker_hooks {
   std::function<void(millis now, std::vector<std::vector<std::uint8_t>>& out)> on_tick;
   // Called about twice a second with the status JSON (as STATUS returns it).
   std::function<void(const std::string& status_json)> on_status;
+  // Called after request_reload() (SIGHUP): reload what can be reloaded.
+  std::function<void()> on_reload;
 };
 
 struct broker_counters {
@@ -60,6 +68,8 @@ struct broker_counters {
   std::uint64_t mirror_dropped = 0;
   std::uint64_t credit_stalls = 0;    // times a live subscription ran out of credit
   std::uint64_t clients_dropped = 0;  // clients gone (unreachable or timed out)
+  std::uint64_t auth_denied = 0;      // connections refused by the ZAP handler
+  std::uint64_t acl_denied = 0;       // PUB, SUB or deliveries refused by the ACL
   std::uint64_t naks[32] = {};        // by hub.schema.Reason
   std::uint64_t errs[32] = {};        // by hub.schema.Reason
 };
@@ -83,6 +93,11 @@ class broker {
 
   // Async-signal-safe.
   void stop();
+  // Async-signal-safe: on_reload runs on the loop thread soon after.
+  void request_reload();
+  // Loop thread (e.g. from on_reload): replaces the ACL; takes effect for every
+  // connected client and existing subscription at once.
+  void set_acl(std::shared_ptr<const security::acl> acl);
 
   [[nodiscard]] const broker_counters& counters() const;
   [[nodiscard]] store::store& store();

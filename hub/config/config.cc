@@ -105,6 +105,16 @@ result<hub_config> load_file(const std::filesystem::path& path) {
       r.get_list(rules, "files", c.rule_files);
     }
   }
+  if (auto sec = root["security"]) {
+    if (!sec.IsMap()) {
+      r.errors.push_back(fmt::format("{}: key 'security' must be a mapping", r.where(sec)));
+    } else {
+      r.check_keys(sec, {"enabled", "curve_secret_key_file", "acl_file"}, "security.");
+      r.get(sec, "enabled", "security.", c.security);
+      r.get(sec, "curve_secret_key_file", "security.", c.curve_secret_key_file);
+      r.get(sec, "acl_file", "security.", c.acl_file);
+    }
+  }
   if (auto log = root["log"]) {
     if (!log.IsMap()) {
       r.errors.push_back(fmt::format("{}: key 'log' must be a mapping", r.where(log)));
@@ -137,6 +147,8 @@ status validate(const hub_config& c) {
   if (c.client_timeout_ms < 100) errs.push_back("client_timeout_ms: must be at least 100");
   if (c.max_envelope_bytes < 256 || c.max_envelope_bytes > (64u << 20))
     errs.push_back("max_envelope_bytes: must be between 256 and 67108864");
+  if (c.security && (c.curve_secret_key_file.empty() || c.acl_file.empty()))
+    errs.push_back("security: enabled needs curve_secret_key_file and acl_file");
   if (c.log_format != "text" && c.log_format != "json")
     errs.push_back("log.format: '" + c.log_format + "' is not one of text, json");
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
@@ -170,6 +182,11 @@ std::string to_yaml(const hub_config& c) {
   out << YAML::Key << "files" << YAML::Value << YAML::BeginSeq;
   for (const auto& f : c.rule_files) out << f;
   out << YAML::EndSeq << YAML::EndMap;
+  out << YAML::Key << "security" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "enabled" << YAML::Value << c.security;
+  out << YAML::Key << "curve_secret_key_file" << YAML::Value << c.curve_secret_key_file;
+  out << YAML::Key << "acl_file" << YAML::Value << c.acl_file;
+  out << YAML::EndMap;
   out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "format" << YAML::Value << c.log_format;
   out << YAML::Key << "level" << YAML::Value << c.log_level;

@@ -14,6 +14,7 @@
 #include "hub/broker/broker.h"
 #include "hub/config/config.h"
 #include "hub/hubd/logging.h"
+#include "hub/security/security.h"
 #include "hub/store/memory_store.h"
 #if HUB_HAVE_LOG
 #include "hub/log/log.h"
@@ -25,6 +26,10 @@ hub::broker::broker* g_broker = nullptr;
 
 extern "C" void on_stop_signal(int) {
   if (g_broker != nullptr) g_broker->stop();
+}
+
+extern "C" void on_reload_signal(int) {
+  if (g_broker != nullptr) g_broker->request_reload();
 }
 
 // Writes the bound endpoints as JSON, atomically, for scripts and tests that start the
@@ -125,8 +130,36 @@ int main(int argc, char** argv) {
   bo.dedup_window = cfg.dedup_window;
   bo.client_timeout_ms = cfg.client_timeout_ms;
   bo.max_envelope_bytes = cfg.max_envelope_bytes;
+  if (cfg.security) {
+    auto key = hub::security::read_secret_key_file(cfg.curve_secret_key_file);
+    if (!key) {
+      spdlog::critical("security: {}", key.error().message());
+      return 1;
+    }
+    auto acl = hub::security::acl::load(cfg.acl_file);
+    if (!acl) {
+      spdlog::critical("security: ACL error:\n{}", acl.error().message());
+      return 1;
+    }
+    bo.curve_secret_key = key.value();
+    bo.acl = acl.value();
+    spdlog::info("security on: CURVE, {} identities in {}", bo.acl->identities().size(), cfg.acl_file);
+  } else {
+    spdlog::warn("security is off: any client that can reach {} may publish and read everything", cfg.endpoint);
+  }
   hub::broker::broker_hooks hooks;
+  hub::broker::broker* self = nullptr;
+  hooks.on_reload = [&cfg, &self] {
+    if (cfg.security && self != nullptr) {
+      auto acl = hub::security::acl::load(cfg.acl_file);
+      if (!acl)
+        spdlog::error("ACL reload refused, the previous list stays in force:\n{}", acl.error().message());
+      else
+        self->set_acl(acl.value());
+    }
+  };
   hub::broker::broker broker(bo, std::move(store.value()), hooks);
+  self = &broker;
   if (auto b = broker.bind(); !b) {
     spdlog::critical("{}", b.message());
     return 1;
@@ -137,6 +170,10 @@ int main(int argc, char** argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  struct sigaction hup {};
+  hup.sa_handler = on_reload_signal;
+  sigemptyset(&hup.sa_mask);
+  sigaction(SIGHUP, &hup, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   if (!ready_file.empty()) write_ready_file(ready_file, broker, "");

@@ -594,6 +594,8 @@ int run_adapter(int argc, char** argv, const adapter_definition& def) {
   watch->add_option("--state", o.state, "file remembering what was imported (default DIR/.NAME.state)");
   watch->add_option("--poll-interval", o.poll_ms, "ms between scans")->check(CLI::Range(50, 60000));
   watch->add_flag("--once", o.once, "scan once, import what is new, and exit");
+  imp->fallthrough();
+  watch->fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -185,9 +185,11 @@ class event_log final : public hub::store::store {
     begin_ = segments_.front().base;
     end_ = std::max(segments_.back().end, segments_.back().base);
     appended_end_ = end_;
-    // What survived on disk is durable from now on.
-    if (auto s = segments_.back().data->sync(); !s) return prefix(s, "event log: ");
-    if (auto s = fs_.sync_dir(dir_); !s) return prefix(s, "event log: ");
+    // What survived on disk (after cutting a torn tail) is durable from now on.
+    if (opts_.fsync != fsync_policy::never) {
+      if (auto s = segments_.back().data->sync(); !s) return prefix(s, "event log: ");
+      if (auto s = fs_.sync_dir(dir_); !s) return prefix(s, "event log: ");
+    }
     durable_end_.store(end_);
     synced_end_ = end_;
     active_file_ = segments_.back().data;

@@ -698,8 +698,9 @@ struct broker::impl {
 
   void request_sync(millis now) {
     if (sync_in_flight || !st->needs_sync() || st->durable_end() >= st->end() || now < sync_retry_at) return;
-    sync_sock.send(zmq::str_buffer("sync"), zmq::send_flags::dontwait);
-    sync_in_flight = true;
+    // The sync thread's PAIR peer is connected from bind() on; a refused send only
+    // means it is not ready yet, and the next turn asks again.
+    if (sync_sock.send(zmq::str_buffer("sync"), zmq::send_flags::dontwait)) sync_in_flight = true;
   }
 
   void handle_sync_reply() {
@@ -717,8 +718,8 @@ struct broker::impl {
   // Acks, mirrors and delivers everything that became durable since the last turn.
   void advance_durable() {
     offset d = st->durable_end();
-    if (d <= last_durable) return;
-    // ACKs: one message per client, entries for every PUB now durable.
+    // ACKs: one message per client, entries for every PUB now durable (including
+    // resends of events stored long ago, even when nothing new became durable).
     while (!acks.empty() && acks.front().off < d) {
       auto& a = acks.front();
       auto it = clients.find(a.identity);
@@ -736,6 +737,7 @@ struct broker::impl {
       entries.swap(c.ack_entries);
       reply(id, wire::rep_ack, entries);
     }
+    if (d <= last_durable) return;
     offset from = last_durable;
     last_durable = d;
     while (from < d) {

@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -32,6 +34,8 @@ hubd_process::hubd_process(hubd_options opts) : opts_(std::move(opts)) {
 
 hubd_process::~hubd_process() {
   if (pid_ > 0) stop();
+  // HUB_TEST_SHOW_LOGS=1 prints the hub's log when the process object goes away.
+  if (std::getenv("HUB_TEST_SHOW_LOGS") != nullptr) std::fprintf(stderr, "--- hubd log ---\n%s", log().c_str());
 }
 
 void hubd_process::start() {

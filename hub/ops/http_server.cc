@@ -1,5 +1,7 @@
 #include "hub/ops/http_server.h"
 
+#include <sys/socket.h>
+
 #include <charconv>
 #include <chrono>
 #include <thread>
@@ -105,6 +107,13 @@ result<std::unique_ptr<http_server>> http_server::start(std::string_view address
   svr.set_read_timeout(5, 0);
   svr.set_write_timeout(5, 0);
   svr.set_keep_alive_max_count(100);
+  // cpp-httplib's default sets SO_REUSEPORT, which lets a second hubd bind the same
+  // port without error and steal half the scrapes. SO_REUSEADDR alone allows a quick
+  // restart (TIME_WAIT) but refuses a port another process listens on.
+  svr.set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
 
   svr.Get("/metrics", [&h](const httplib::Request&, httplib::Response& res) {
     res.set_header("Cache-Control", "no-store");

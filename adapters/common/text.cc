@@ -98,6 +98,18 @@ std::string name_key(std::string_view s) {
       i += n;
       continue;
     }
+    if ((c == 0xC4 || c == 0xC5) && i + 1 < s.size()) {
+      // Latin Extended-A (U+0100..U+017F): "Barisāl" -> "barisal".
+      static constexpr const char* ext =
+          "AaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIiIiJjKkkLlLlLlLlLlNnNnNnnNnOoOoOoOoRrRrRrSsSsSsSsTtTtTtUuUuUuUuUuUuWwYyYZzZzZzs";
+      auto d = static_cast<unsigned char>(s[i + 1]);
+      if (d >= 0x80 && d <= 0xBF) {
+        std::size_t idx = static_cast<std::size_t>((c - 0xC4) * 64 + (d - 0x80));
+        if (idx < 128) put(ext[idx]);
+        i += 2;
+        continue;
+      }
+    }
     if (c == 0xC3 && i + 1 < s.size()) {
       auto d = static_cast<unsigned char>(s[i + 1]);
       if (d >= 0x80 && d <= 0xBF) {
@@ -331,6 +343,25 @@ std::int64_t end_of(const date_value& d) {
     default:
       return days * day + day - 1;
   }
+}
+
+std::string content_digest(std::initializer_list<std::string_view> parts) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (auto p : parts) {
+    for (unsigned char c : p) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    h ^= 0x1f;  // unit separator: ("ab","c") differs from ("a","bc")
+    h *= 1099511628211ull;
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = hex[h & 0xF];
+    h >>= 4;
+  }
+  return out;
 }
 
 std::vector<std::string> split_list(std::string_view s, char sep) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,6 +50,10 @@ struct date_value {
 [[nodiscard]] std::optional<int> month_from_name(std::string_view s);
 // ms since epoch of a civil date (UTC).
 [[nodiscard]] std::int64_t days_to_ms(int year, int month, int day);
+
+// A short stable digest (FNV-1a 64, 16 hex digits) of some strings: a record's source
+// revision when the source gives none, so a changed record is a new revision.
+[[nodiscard]] std::string content_digest(std::initializer_list<std::string_view> parts);
 
 // Splits on a separator character, trimming each part and dropping empty parts.
 [[nodiscard]] std::vector<std::string> split_list(std::string_view s, char sep);

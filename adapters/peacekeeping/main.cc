@@ -1,0 +1,5 @@
+#include "adapters/peacekeeping/peacekeeping.h"
+
+int main(int argc, char** argv) {
+  return hub::adapters::run_adapter(argc, argv, hub::adapters::peacekeeping::definition());
+}

@@ -16,6 +16,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "hub/broker/commands.h"
 #include "hub/dedup/dedup.h"
 #include "hub/topic/topic.h"
 #include "schemas/schema.h"
@@ -121,6 +122,7 @@ struct broker::impl {
   millis next_status = 0;
   std::vector<std::uint64_t> match_buf;
   std::vector<zmq::message_t> frames;
+  std::vector<frame> frame_views;
   std::vector<std::string> gone;  // clients found unreachable this turn
   std::size_t mirror_index = 0, zap_index = 0;
 
@@ -419,107 +421,89 @@ struct broker::impl {
   void handle_message(std::vector<zmq::message_t>& f) {
     if (f.size() < 2) return;  // ROUTER always gives identity + at least one frame
     std::string identity(view(f[0]));
-    auto cmd = view(f[1]);
-    std::size_t n = f.size() - 1;  // frames after the identity
-    auto u64 = [&](std::size_t i) { return wire::parse_u64(bytes(f[i])); };
     auto& cl = touch_client(identity);
     if (opts.acl && cl.user.empty()) {
       const char* user = f[1].gets("User-Id");
       cl.user = user != nullptr ? user : "";
     }
+    frame_views.clear();
+    for (std::size_t i = 1; i < f.size(); ++i) frame_views.push_back(bytes(f[i]));
+    auto parsed = parse_command(frame_views);
+    std::visit([&](auto& c) { on_command(identity, cl, f, c); }, parsed);
+  }
 
-    if (cmd == wire::cmd_pub) {
-      if (n != 3 && n != 4) {
-        auto seq = n >= 2 ? u64(2) : std::nullopt;
-        if (seq)
-          nak(identity, *seq, Reason::malformed_frames, fmt::format("PUB takes 3 frames (PUB seq envelope), got {}", n));
-        else
-          err(identity, Reason::malformed_frames, fmt::format("PUB takes 3 frames (PUB seq envelope), got {}", n));
-        return;
-      }
-      auto seq = u64(2);
-      if (!seq) {
-        err(identity, Reason::malformed_frames, "PUB: seq must be an 8-byte little-endian number");
-        return;
-      }
-      const security::identity* who = nullptr;
-      if (!authorized(cl, who, *seq, true)) return;
-      std::span<const std::uint8_t> signature;
-      if (n == 4) signature = bytes(f[4]);
-      accept_pub(identity, *seq, std::move(f[3]), {}, who, signature);
-    } else if (cmd == wire::cmd_credit) {
-      if (n != 3 || !u64(2) || !u64(3)) {
-        err(identity, Reason::malformed_frames, "CREDIT takes sub-id and n as 8-byte numbers");
-        return;
-      }
-      auto* s = find_sub(identity, *u64(2));
-      if (s == nullptr) {
-        err(identity, Reason::unknown_subscription, fmt::format("CREDIT for unknown subscription {}", *u64(2)), *u64(2));
-        return;
-      }
-      s->credit += *u64(3);
-    } else if (cmd == wire::cmd_sub) {
-      handle_sub(identity, f);
-    } else if (cmd == wire::cmd_commit) {
-      if (n != 3 || !u64(2) || !u64(3)) {
-        err(identity, Reason::malformed_frames, "COMMIT takes sub-id and next offset as 8-byte numbers");
-        return;
-      }
-      auto* s = find_sub(identity, *u64(2));
-      if (s == nullptr) {
-        err(identity, Reason::unknown_subscription, fmt::format("COMMIT for unknown subscription {}", *u64(2)), *u64(2));
-        return;
-      }
-      if (s->durable.empty()) {
-        err(identity, Reason::bad_field, "COMMIT on a subscription that has no durable name", s->sub_id);
-        return;
-      }
-      auto r = st->commit_consumer(s->durable, offset{*u64(3)});
-      if (!r) {
-        err(identity, Reason::store_unavailable, "cannot store the committed offset: " + r.message(), s->sub_id);
-        return;
-      }
-      reply(identity, wire::rep_commitok, wire::u64_frame(s->sub_id), wire::u64_frame(*u64(3)));
-    } else if (cmd == wire::cmd_unsub) {
-      if (n != 2 || !u64(2)) {
-        err(identity, Reason::malformed_frames, "UNSUB takes a sub-id as an 8-byte number");
-        return;
-      }
-      auto& c = clients[identity];
-      auto it = c.subs.find(*u64(2));
-      if (it == c.subs.end()) {
-        err(identity, Reason::unknown_subscription, fmt::format("UNSUB for unknown subscription {}", *u64(2)), *u64(2));
-        return;
-      }
-      remove_sub(it->second);
-      c.subs.erase(it);
-      reply(identity, wire::rep_unsubok, wire::u64_frame(*u64(2)));
-    } else if (cmd == wire::cmd_ping) {
-      reply(identity, wire::rep_pong, hub_id);
-    } else if (cmd == wire::cmd_hello) {
-      if (n != 3) {
-        err(identity, Reason::malformed_frames, "HELLO takes 3 frames (HELLO version name)");
-        return;
-      }
-      if (view(f[2]) != wire::protocol_version) {
-        err(identity, Reason::protocol_version,
-            fmt::format("protocol version '{}' is not spoken here; this hub speaks {}", view(f[2]).substr(0, 16),
-                        wire::protocol_version));
-        return;
-      }
-      auto& c = clients[identity];
-      c.name = std::string(view(f[3]).substr(0, 128));
-      spdlog::info("client {} connected", c.name);
-      reply(identity, wire::rep_welcome, wire::protocol_version, hub_id, wire::u64_frame(opts.max_envelope_bytes));
-    } else if (cmd == wire::cmd_status) {
-      reply(identity, wire::rep_status, status_json());
-    } else if (cmd == wire::cmd_bye) {
-      drop_client(identity, "said BYE");
-    } else {
-      std::string shown;
-      for (char ch : cmd.substr(0, 32)) shown += (ch >= 0x20 && ch < 0x7f) ? ch : '?';
-      err(identity, Reason::unknown_command, fmt::format("unknown command '{}'", shown));
+  void on_command(const std::string& identity, client&, std::vector<zmq::message_t>&, const parse_error& e) {
+    if (e.seq)
+      nak(identity, *e.seq, e.reason, e.text);
+    else
+      err(identity, e.reason, e.text, e.ref);
+  }
+
+  void on_command(const std::string& identity, client& cl, std::vector<zmq::message_t>& f, const cmd_pub& c) {
+    const security::identity* who = nullptr;
+    if (!authorized(cl, who, c.seq, true)) return;
+    // The envelope frame (f[3]) is moved into the batch: no copy until the store.
+    accept_pub(identity, c.seq, std::move(f[3]), {}, who, c.signature);
+  }
+
+  void on_command(const std::string& identity, client&, std::vector<zmq::message_t>&, const cmd_credit& c) {
+    auto* s = find_sub(identity, c.sub_id);
+    if (s == nullptr) {
+      err(identity, Reason::unknown_subscription, fmt::format("CREDIT for unknown subscription {}", c.sub_id), c.sub_id);
+      return;
     }
+    s->credit += c.n;
+  }
+
+  void on_command(const std::string& identity, client& cl, std::vector<zmq::message_t>&, const cmd_sub& c) {
+    handle_sub(identity, cl, c);
+  }
+
+  void on_command(const std::string& identity, client&, std::vector<zmq::message_t>&, const cmd_commit& c) {
+    auto* s = find_sub(identity, c.sub_id);
+    if (s == nullptr) {
+      err(identity, Reason::unknown_subscription, fmt::format("COMMIT for unknown subscription {}", c.sub_id), c.sub_id);
+      return;
+    }
+    if (s->durable.empty()) {
+      err(identity, Reason::bad_field, "COMMIT on a subscription that has no durable name", s->sub_id);
+      return;
+    }
+    auto r = st->commit_consumer(s->durable, offset{c.next});
+    if (!r) {
+      err(identity, Reason::store_unavailable, "cannot store the committed offset: " + r.message(), s->sub_id);
+      return;
+    }
+    reply(identity, wire::rep_commitok, wire::u64_frame(s->sub_id), wire::u64_frame(c.next));
+  }
+
+  void on_command(const std::string& identity, client& cl, std::vector<zmq::message_t>&, const cmd_unsub& c) {
+    auto it = cl.subs.find(c.sub_id);
+    if (it == cl.subs.end()) {
+      err(identity, Reason::unknown_subscription, fmt::format("UNSUB for unknown subscription {}", c.sub_id), c.sub_id);
+      return;
+    }
+    remove_sub(it->second);
+    cl.subs.erase(it);
+    reply(identity, wire::rep_unsubok, wire::u64_frame(c.sub_id));
+  }
+
+  void on_command(const std::string& identity, client&, std::vector<zmq::message_t>&, const cmd_ping&) {
+    reply(identity, wire::rep_pong, hub_id);
+  }
+
+  void on_command(const std::string& identity, client& cl, std::vector<zmq::message_t>&, const cmd_hello& c) {
+    cl.name = std::string(c.name);
+    spdlog::info("client {} connected{}", cl.name, cl.user.empty() ? "" : " as " + cl.user);
+    reply(identity, wire::rep_welcome, wire::protocol_version, hub_id, wire::u64_frame(opts.max_envelope_bytes));
+  }
+
+  void on_command(const std::string& identity, client&, std::vector<zmq::message_t>&, const cmd_status&) {
+    reply(identity, wire::rep_status, status_json());
+  }
+
+  void on_command(const std::string& identity, client&, std::vector<zmq::message_t>&, const cmd_bye&) {
+    drop_client(identity, "said BYE");
   }
 
   subscription* find_sub(const std::string& identity, std::uint64_t sub_id) {
@@ -531,71 +515,54 @@ struct broker::impl {
     return s == subs.end() ? nullptr : &s->second;
   }
 
-  void handle_sub(const std::string& identity, std::vector<zmq::message_t>& f) {
-    std::size_t n = f.size() - 1;
-    if (n != 7) {
-      err(identity, Reason::malformed_frames,
-          fmt::format("SUB takes 7 frames (SUB sub-id pattern start start-arg durable credit), got {}", n));
-      return;
-    }
-    auto sub_id = wire::parse_u64(bytes(f[2]));
-    auto arg = wire::parse_u64(bytes(f[5]));
-    auto credit = wire::parse_u64(bytes(f[7]));
-    if (!sub_id || !arg || !credit) {
-      err(identity, Reason::malformed_frames, "SUB: sub-id, start-arg and credit must be 8-byte numbers");
-      return;
-    }
-    std::string pattern(view(f[3]));
+  void handle_sub(const std::string& identity, client& c, const cmd_sub& cmd) {
+    const std::uint64_t sub_id = cmd.sub_id;
+    std::string pattern(cmd.pattern);
     if (auto bad = topic::validate_pattern(pattern)) {
-      err(identity, Reason::bad_pattern, fmt::format("bad pattern '{}': {}", pattern.substr(0, 64), *bad), *sub_id);
+      err(identity, Reason::bad_pattern, fmt::format("bad pattern '{}': {}", pattern.substr(0, 64), *bad), sub_id);
       return;
     }
     if (opts.acl) {
       const security::identity* who = nullptr;
-      if (!authorized(clients[identity], who, 0, false)) return;
+      if (!authorized(c, who, 0, false)) return;
       if (auto why = security::check_subscribe(*who, pattern)) {
         counters.acl_denied++;
-        err(identity, Reason::not_authorized, *why, *sub_id);
+        err(identity, Reason::not_authorized, *why, sub_id);
         return;
       }
     }
-    auto& c = clients[identity];
-    if (c.subs.count(*sub_id)) {
-      err(identity, Reason::duplicate_subscription, fmt::format("subscription {} already exists", *sub_id), *sub_id);
+    if (c.subs.count(sub_id)) {
+      err(identity, Reason::duplicate_subscription, fmt::format("subscription {} already exists", sub_id), sub_id);
       return;
     }
-    std::string durable(view(f[6]).substr(0, 256));
-    auto start = view(f[4]);
+    std::string durable(cmd.durable);
     offset first;
     std::optional<offset> committed;
     if (!durable.empty()) committed = st->consumer_offset(durable);
     if (committed) {
       first = std::max(*committed, st->begin());
-    } else if (start == wire::start_new) {
-      first = st->end();
-    } else if (start == wire::start_earliest) {
-      first = st->begin();
-    } else if (start == wire::start_offset) {
-      if (*arg > st->end().value) {
-        err(identity, Reason::bad_start, fmt::format("offset {} is beyond the end of the log ({})", *arg, st->end().value),
-            *sub_id);
-        return;
-      }
-      first = std::max(offset{*arg}, st->begin());
-    } else if (start == wire::start_time) {
-      first = st->offset_at_time(static_cast<millis>(*arg));
     } else {
-      err(identity, Reason::bad_start,
-          fmt::format("start '{}' is not one of new, earliest, offset, time", std::string(start.substr(0, 32))), *sub_id);
-      return;
+      switch (cmd.start) {
+        case start_kind::new_only: first = st->end(); break;
+        case start_kind::earliest: first = st->begin(); break;
+        case start_kind::at_offset:
+          if (cmd.start_arg > st->end().value) {
+            err(identity, Reason::bad_start,
+                fmt::format("offset {} is beyond the end of the log ({})", cmd.start_arg, st->end().value), sub_id);
+            return;
+          }
+          first = std::max(offset{cmd.start_arg}, st->begin());
+          break;
+        case start_kind::at_time: first = st->offset_at_time(static_cast<millis>(cmd.start_arg)); break;
+      }
     }
     subscription s;
     s.handle = next_handle++;
     s.identity = identity;
-    s.sub_id = *sub_id;
+    s.sub_id = sub_id;
     s.pattern = std::move(pattern);
     s.durable = std::move(durable);
-    s.credit = *credit;
+    s.credit = cmd.credit;
     s.cursor = first;
     s.live = false;
     trie.insert(s.pattern, s.handle);
@@ -603,7 +570,7 @@ struct broker::impl {
     spdlog::info("client {} subscribed {} to '{}' from offset {}{}", client_label(identity), s.sub_id, s.pattern,
                  first.value, s.durable.empty() ? "" : " (durable " + s.durable + ")");
     subs.emplace(s.handle, std::move(s));
-    reply(identity, wire::rep_subok, wire::u64_frame(*sub_id), wire::u64_frame(first.value));
+    reply(identity, wire::rep_subok, wire::u64_frame(sub_id), wire::u64_frame(first.value));
   }
 
   // Verifies one envelope and adds it to this turn's batch (or acks it as a resend).

@@ -1279,7 +1279,7 @@ struct engine::impl {
         case rule_kind::threshold:
           threshold_activity(st, e);
           if (on) threshold_event(st, e);
-          else tick_thresholds(st);
+          tick_thresholds(st);
           break;
       }
     }

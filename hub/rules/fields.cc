@@ -137,11 +137,12 @@ const field_def table[] = {
      }},
     {"gender.scheme", field_type::enumeration, {}, schema::EnumNamesGenderScheme(),
      [](const Envelope& e) {
-       return e.gender() ? enum_value(e.gender()->scheme(), schema::EnumNameGenderScheme) : field_value{};
+       // No gender table means the source gave no marker: scheme none, level none.
+       return enum_value(e.gender() ? e.gender()->scheme() : schema::GenderScheme::none, schema::EnumNameGenderScheme);
      }},
     {"gender.level", field_type::enumeration, {}, schema::EnumNamesGenderLevel(),
      [](const Envelope& e) {
-       return e.gender() ? enum_value(e.gender()->level(), schema::EnumNameGenderLevel) : field_value{};
+       return enum_value(e.gender() ? e.gender()->level() : schema::GenderLevel::none, schema::EnumNameGenderLevel);
      }},
     {"gender.gewe_share_pct", field_type::number, {}, nullptr,
      [](const Envelope& e) {

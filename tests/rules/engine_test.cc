@@ -1,0 +1,271 @@
+// The engine's contract: load errors with lines, reload, skipped events, the replay
+// protocol, acknowledgements and silences, and the check/backtest helpers.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "hub/rules/cli.h"
+#include "schemas/schema.h"
+#include "tests/rules/event_builder.h"
+#include "tests/support/temp_dir.h"
+
+using namespace hub::rules::test;
+using hub::schema::Payload;
+
+namespace {
+
+std::string write(const hub::test::temp_dir& dir, const std::string& name, const std::string& text) {
+  auto p = dir / name;
+  std::ofstream(p) << text;
+  return p.string();
+}
+
+const char* good_rule = R"(groups:
+  - name: g
+    rules:
+      - id: G1
+        kind: condition
+        anchor: "DSC WPS"
+        severity: warning
+        on:
+          event_types: [activity]
+        fire_if:
+          - {field: gender.level, equals: none}
+        key: [country, source_record_id]
+        title: "no gender marker: {key}"
+        description: "missing marker"
+        closing_action: "add one"
+)";
+
+std::vector<hub::rules::load_error> errors_of(const std::string& file) {
+  auto r = hub::rules::load_rule_files({file});
+  REQUIRE(std::holds_alternative<std::vector<hub::rules::load_error>>(r));
+  return std::get<std::vector<hub::rules::load_error>>(r);
+}
+
+bool has_error(const std::vector<hub::rules::load_error>& errors, int line, const std::string& part) {
+  for (const auto& e : errors)
+    if (e.line == line && e.message.find(part) != std::string::npos) return true;
+  for (const auto& e : errors) UNSCOPED_INFO(to_string(e));
+  return false;
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  auto at = s.find(from);
+  REQUIRE(at != std::string::npos);
+  return s.replace(at, from.size(), to);
+}
+
+ev ungendered(const std::string& record) {
+  ev p;
+  p.type = Payload::ProgrammeActivity;
+  p.record = record;
+  p.adm2 = "SS0101";
+  p.gender.reset();
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("the default catalogue loads without errors", "[rules][load]") {
+  std::ostringstream out;
+  CHECK(hub::rules::check_rules_command({a4p_path()}, out) == 0);
+  CHECK(out.str().find("R11") != std::string::npos);
+  CHECK(out.str().find("OK") != std::string::npos);
+}
+
+TEST_CASE("rule file errors name the file and line", "[rules][load]") {
+  hub::test::temp_dir dir("rules");
+  SECTION("an unknown field") {
+    auto f = write(dir, "r.yaml", replace(good_rule, "{field: gender.level,", "{field: gender.levle,"));
+    CHECK(has_error(errors_of(f), 11, "unknown field 'gender.levle'"));
+  }
+  SECTION("an unknown rule attribute") {
+    auto f = write(dir, "r.yaml", replace(good_rule, "        severity: warning\n", "        severity: warning\n        colour: red\n"));
+    CHECK(has_error(errors_of(f), 7, "unknown field 'colour'"));
+  }
+  SECTION("an unknown event type") {
+    auto f = write(dir, "r.yaml", replace(good_rule, "[activity]", "[mandate_activty]"));
+    CHECK(has_error(errors_of(f), 9, "unknown event type 'mandate_activty'"));
+  }
+  SECTION("a bad duration") {
+    auto f = write(dir, "r.yaml", replace(good_rule, "        severity: warning\n", "        severity: warning\n        for: 14 days\n"));
+    CHECK(has_error(errors_of(f), 7, "bad duration '14 days'"));
+  }
+  SECTION("a type mismatch") {
+    auto f = write(dir, "r.yaml", replace(good_rule, "equals: none", "gt: none"));
+    CHECK(has_error(errors_of(f), 11, "type mismatch"));
+  }
+  SECTION("an enum value the schema does not know") {
+    auto f = write(dir, "r.yaml", replace(good_rule, "equals: none", "equals: nothing"));
+    CHECK(has_error(errors_of(f), 11, "'nothing' is not a value of field 'gender.level'"));
+  }
+  SECTION("a cycle between rules") {
+    std::string two = std::string(good_rule) + R"(      - id: G2
+        kind: condition
+        anchor: "x"
+        severity: info
+        also_firing: [G1]
+        on: {event_types: [activity]}
+        fire_if: [{field: gender.level, equals: none}]
+        key: [country]
+        title: "t"
+        description: "d"
+        closing_action: "c"
+)";
+    two = replace(two, "        severity: warning\n", "        severity: warning\n        also_firing: [G2]\n");
+    auto f = write(dir, "r.yaml", two);
+    auto errors = errors_of(f);
+    CHECK(has_error(errors, 5, "cycle in also_firing"));
+  }
+  SECTION("every error of a file is reported at once") {
+    auto text = replace(replace(good_rule, "[activity]", "[nothing]"), "equals: none", "gt: none");
+    auto f = write(dir, "r.yaml", text);
+    CHECK(errors_of(f).size() >= 2);
+    std::ostringstream out;
+    CHECK(hub::rules::check_rules_command({f}, out) == 1);
+    CHECK(out.str().find(f + ":9: ") != std::string::npos);
+  }
+}
+
+TEST_CASE("a broken file on reload leaves the running rules in force", "[rules][reload]") {
+  hub::test::temp_dir dir("rules");
+  auto f = write(dir, "r.yaml", good_rule);
+  harness h(f);
+  REQUIRE(h.feed(ungendered("A"), t0).size() == 1);
+  write(dir, "r.yaml", replace(good_rule, "[activity]", "[nothing]"));
+  auto reload = hub::rules::load_rule_files({f});
+  REQUIRE(std::holds_alternative<std::vector<hub::rules::load_error>>(reload));
+  // The caller keeps the engine as it was: the old rules still judge new events.
+  CHECK(h.feed(ungendered("B"), t0 + 1).size() == 1);
+  // A good reload keeps the state of rules whose ids match: A stays firing, once.
+  write(dir, "r.yaml", good_rule);
+  h.engine().replace_rules(load_or_fail({f}));
+  CHECK(h.feed(ungendered("A"), t0 + 2).empty());
+  CHECK(h.engine().firing().size() == 2);
+}
+
+TEST_CASE("events missing a field a rule needs are skipped and counted", "[rules][missing]") {
+  harness h(a4p_path());
+  ev inc;
+  inc.type = Payload::SecurityIncident;
+  inc.record = "acled-1";
+  inc.adm2 = "SS0101";
+  inc.fatalities = -1;  // not known
+  CHECK(harness::of(h.feed(inc, t0), "R8").empty());
+  auto st = h.engine().stats();
+  CHECK(st.skipped_missing_fields["R8"] == 1);
+  CHECK(st.events == 1);
+}
+
+TEST_CASE("a restart replays the log and neither loses nor repeats an alert", "[rules][replay]") {
+  harness before(a4p_path());
+  ev a = ungendered("XM-1");
+  before.feed(a, t0);
+  ev b = ungendered("XM-2");
+  before.feed(b, t0 + day);
+  ev fixed = a;
+  fixed.revision = "2";
+  fixed.occurred = t0 + 2 * day;
+  fixed.gender = hub::schema::GenderLevel::significant;
+  before.feed(fixed, t0 + 2 * day);  // XM-1 resolves, XM-2 stays firing
+  const auto& log = before.log();
+
+  SECTION("the whole log replayed: nothing is emitted") {
+    hub::rules::engine after(load_or_fail({a4p_path()}));
+    after.set_replaying(true);
+    std::uint64_t offset = 0;
+    for (const auto& [bytes, time] : log) {
+      std::vector<std::vector<std::uint8_t>> out;
+      after.on_event(offset++, time, *hub::schema::GetEnvelope(bytes.data()), out);
+      REQUIRE(out.empty());
+    }
+    std::vector<std::vector<std::uint8_t>> out;
+    after.set_replaying(false, &out);
+    CHECK(out.empty());
+    auto firing = after.firing();
+    REQUIRE(firing.size() == 1);
+    CHECK(firing[0].key.find("XM-2") != std::string::npos);
+    CHECK(firing[0].alert_id == before.engine().firing()[0].alert_id);
+  }
+  SECTION("the last alert was never appended: it is emitted once, with the same id") {
+    std::vector<std::pair<std::vector<std::uint8_t>, hub::millis>> cut(log.begin(), log.end() - 1);
+    auto lost = decode(log.back().first);
+    hub::rules::engine after(load_or_fail({a4p_path()}));
+    after.set_replaying(true);
+    std::uint64_t offset = 0;
+    for (const auto& [bytes, time] : cut) {
+      std::vector<std::vector<std::uint8_t>> out;
+      after.on_event(offset++, time, *hub::schema::GetEnvelope(bytes.data()), out);
+    }
+    std::vector<std::vector<std::uint8_t>> out;
+    after.set_replaying(false, &out);
+    REQUIRE(out.size() == 1);
+    auto again = decode(out[0]);
+    CHECK(again.envelope_id == lost.envelope_id);
+    CHECK(again.status == lost.status);
+    CHECK(again.alert_id == lost.alert_id);
+  }
+}
+
+TEST_CASE("an acknowledgement attaches to the firing alert until it resolves", "[rules][ack]") {
+  harness h(a4p_path());
+  auto fired = harness::of(h.feed(ungendered("XM-1"), t0), "R6");
+  REQUIRE(fired.size() == 1);
+  ev ack;
+  ack.type = Payload::AlertAcknowledgement;
+  ack.record = "ack-1";
+  ack.alert_id = fired[0].alert_id;
+  ack.by = "rco.juba";
+  ack.note = "asking UNDP for the marker";
+  CHECK(h.feed(ack, t0 + 1).empty());
+  auto firing = h.engine().firing();
+  REQUIRE(firing.size() == 1);
+  CHECK(firing[0].acknowledged_by == "rco.juba");
+  CHECK(firing[0].ack_note == "asking UNDP for the marker");
+}
+
+TEST_CASE("a silence mutes a rule and key until its date", "[rules][silence]") {
+  harness h(a4p_path());
+  ev silence;
+  silence.type = Payload::AlertSilence;
+  silence.record = "silence-1";
+  silence.rule_id = "R6";
+  silence.key = "SSD/test-adapter/XM-1";
+  silence.until = t0 + 10 * day;
+  silence.by = "rco.juba";
+  silence.note = "marker comes with the next IATI refresh";
+  h.feed(silence, t0);
+  CHECK(harness::of(h.feed(ungendered("XM-1"), t0 + day), "R6").empty());
+  auto firing = h.engine().firing();
+  REQUIRE(firing.size() == 1);
+  CHECK(firing[0].silenced);
+  CHECK(harness::of(h.feed(ungendered("XM-2"), t0 + day), "R6").size() == 1);  // other keys are not muted
+  auto after = harness::of(h.tick(t0 + 11 * day), "R6");
+  REQUIRE(after.size() == 1);
+  CHECK(after[0].key == "SSD/test-adapter/XM-1");
+}
+
+TEST_CASE("a backtest prints the alerts it would raise and publishes nothing", "[rules][backtest]") {
+  std::vector<hub::rules::stored_event> events;
+  events.push_back({0, t0, build(ungendered("XM-1"))});
+  ev p = ungendered("XM-1");
+  p.revision = "2";
+  p.occurred = t0 + day;
+  p.gender = hub::schema::GenderLevel::limited;
+  events.push_back({1, t0 + day, build(p)});
+  std::ostringstream out;
+  int rc = hub::rules::backtest_command(
+      {a4p_path()},
+      [&](const std::function<void(const hub::rules::stored_event&)>& sink) {
+        for (const auto& e : events) sink(e);
+        return true;
+      },
+      0, t0 + 2 * day, out);
+  CHECK(rc == 0);
+  INFO(out.str());
+  CHECK(out.str().find("FIRING") != std::string::npos);
+  CHECK(out.str().find("RESOLVED") != std::string::npos);
+  CHECK(out.str().find("Nothing was published") != std::string::npos);
+}

@@ -148,7 +148,7 @@ class connection {
       bool changed = !hub_id_.empty() && id != hub_id_;
       bool just_opened = fresh_ && cmd == wire::rep_welcome;
       if (cmd == wire::rep_welcome) fresh_ = false;
-      if (changed) spdlog::info("hub at {} restarted (instance {} -> {})", endpoint(), hub_id_, id);
+      if (changed) spdlog::info("hub at {} is a new instance ({} before, {} now)", endpoint(), hub_id_, id);
       hub_id_ = std::move(id);
       // After a rebuild the owner has already resent; otherwise a new id means the
       // hub restarted behind the same socket and forgot this session.

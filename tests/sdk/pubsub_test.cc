@@ -1,0 +1,299 @@
+// Integration tests of the SDK against a real hubd on loopback.
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tests/sdk/test_events.h"
+#include "tests/support/hubd_process.h"
+
+using namespace std::chrono_literals;
+using hub::schema::Entity;
+using hub::test::connect_to;
+using hub::test::id_of;
+using hub::test::make_event;
+
+namespace {
+
+hub::sdk::subscriber::options sub_options(const std::string& endpoint, const std::string& pattern,
+                                          std::uint32_t credit = 256) {
+  hub::sdk::subscriber::options o;
+  o.connection = connect_to(endpoint);
+  o.pattern = pattern;
+  o.start = hub::sdk::start_position::earliest();
+  o.credit_window = credit;
+  return o;
+}
+
+// Reads until `n` events came or the deadline passed.
+std::vector<hub::sdk::event> read_n(hub::sdk::subscriber& s, std::size_t n,
+                                    std::chrono::milliseconds deadline = 10s) {
+  std::vector<hub::sdk::event> out;
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (out.size() < n && std::chrono::steady_clock::now() < until) {
+    auto e = s.next(100ms);
+    if (e) out.push_back(std::move(*e));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("published events arrive once and in order on a matching pattern and not on others",
+          "[sdk][pubsub]") {
+  hub::test::hubd_process hub;
+  hub::sdk::publisher::options po;
+  po.connection = connect_to(hub.endpoint());
+  po.window = 32;  // smaller than the batch: publish() must wait for acks
+  hub::sdk::publisher pub(po);
+
+  std::vector<std::string> pk_ids;
+  for (int i = 0; i < 200; ++i) {
+    bool pk = i % 2 == 0;
+    auto bytes = make_event(pk ? Entity::peacekeeping : Entity::development, "SSD", "R" + std::to_string(i));
+    if (pk) pk_ids.push_back(id_of(bytes));
+    REQUIRE(pub.publish(bytes));
+  }
+  REQUIRE(pub.flush(10s));
+  CHECK(pub.stats().acked == 200);
+  CHECK(pub.stats().refused == 0);
+  CHECK(pub.in_flight() == 0);
+
+  hub::sdk::subscriber pk(sub_options(hub.endpoint(), "peacekeeping.SSD.*", 16));
+  auto got = read_n(pk, 100);
+  REQUIRE(got.size() == 100);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    CHECK(id_of(got[i].bytes) == pk_ids[i]);
+    CHECK(got[i].topic == "peacekeeping.SSD.mandate_activity");
+    if (i > 0) CHECK(got[i].offset > got[i - 1].offset);
+  }
+  CHECK_FALSE(pk.next(300ms));  // nothing more, nothing twice
+
+  hub::sdk::subscriber other(sub_options(hub.endpoint(), "peacekeeping.COD.>"));
+  CHECK_FALSE(other.next(500ms));
+  CHECK(other.first_offset().has_value());  // it was subscribed, just nothing matched
+}
+
+TEST_CASE("a subscriber from new sees only events published after it subscribed", "[sdk][pubsub]") {
+  hub::test::hubd_process hub;
+  hub::sdk::publisher::options po;
+  po.connection = connect_to(hub.endpoint());
+  hub::sdk::publisher pub(po);
+  REQUIRE(pub.publish(make_event(Entity::peacekeeping, "SSD", "old")));
+  REQUIRE(pub.flush(10s));
+
+  auto so = sub_options(hub.endpoint(), ">");
+  so.start = hub::sdk::start_position::new_only();
+  hub::sdk::subscriber sub(so);
+  REQUIRE(hub::test::wait_for([&] {
+    (void)sub.next(10ms);
+    return sub.first_offset().has_value();
+  }));
+  auto fresh = make_event(Entity::peacekeeping, "SSD", "new");
+  REQUIRE(pub.publish(fresh));
+  REQUIRE(pub.flush(10s));
+  auto got = read_n(sub, 1);
+  REQUIRE(got.size() == 1);
+  CHECK(id_of(got[0].bytes) == id_of(fresh));
+}
+
+TEST_CASE("a resent event id is stored once", "[sdk][dedup]") {
+  hub::test::hubd_process hub;
+  hub::sdk::publisher::options po;
+  po.connection = connect_to(hub.endpoint());
+  hub::sdk::publisher pub(po);
+  std::vector<std::uint64_t> offsets;
+  pub.on_acked([&](const hub::schema::Id128&, std::uint64_t offset, bool) { offsets.push_back(offset); });
+
+  auto bytes = make_event(Entity::peacekeeping, "SSD", "same");
+  REQUIRE(pub.publish(bytes));
+  REQUIRE(pub.flush(10s));
+  REQUIRE(pub.publish(bytes));
+  REQUIRE(pub.flush(10s));
+  REQUIRE(offsets.size() == 2);
+  CHECK(offsets[0] == offsets[1]);
+  CHECK(pub.stats().acked == 2);
+  CHECK(pub.stats().duplicates == 1);
+
+  hub::sdk::subscriber sub(sub_options(hub.endpoint(), ">"));
+  auto got = read_n(sub, 1);
+  REQUIRE(got.size() == 1);
+  CHECK(id_of(got[0].bytes) == id_of(bytes));
+  CHECK_FALSE(sub.next(500ms));
+}
+
+TEST_CASE("a final refusal is reported with its reason and nothing is resent", "[sdk][pubsub]") {
+  hub::test::hubd_process hub;
+  hub::sdk::publisher::options po;
+  po.connection = connect_to(hub.endpoint());
+  hub::sdk::publisher pub(po);
+  std::vector<hub::schema::Reason> reasons;
+  pub.on_refused([&](const hub::schema::Id128&, hub::schema::Reason r, const std::string&) { reasons.push_back(r); });
+  // "ssd" is not a capital alpha-3 code: the hub refuses the field.
+  REQUIRE(pub.publish(make_event(Entity::peacekeeping, "ssd", "bad-country")));
+  REQUIRE(pub.flush(10s));
+  REQUIRE(reasons.size() == 1);
+  CHECK(reasons[0] == hub::schema::Reason::bad_field);
+  CHECK(pub.stats().refused == 1);
+  CHECK(pub.stats().acked == 0);
+}
+
+TEST_CASE("publish refuses bytes that are not an envelope", "[sdk][pubsub]") {
+  hub::sdk::publisher::options po;
+  po.connection = connect_to("tcp://127.0.0.1:1");  // never contacted for bad input
+  hub::sdk::publisher pub(po);
+  std::vector<std::uint8_t> junk = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  CHECK_THROWS_AS(pub.publish(junk), hub::sdk::error);
+  CHECK(pub.in_flight() == 0);
+}
+
+TEST_CASE("bad subscriber options are refused before anything is sent", "[sdk][pubsub]") {
+  auto o = sub_options("tcp://127.0.0.1:1", "peacekeeping..SSD");
+  CHECK_THROWS_AS(hub::sdk::subscriber(o), hub::sdk::error);
+  o.pattern = "a.>.b";
+  CHECK_THROWS_AS(hub::sdk::subscriber(o), hub::sdk::error);
+  o.pattern = ">";
+  o.connection.endpoints.clear();
+  CHECK_THROWS_AS(hub::sdk::subscriber(o), hub::sdk::error);
+}
+
+TEST_CASE("a durable subscription resumes after its committed offset", "[sdk][durable]") {
+  hub::test::hubd_process hub;
+  hub::sdk::publisher::options po;
+  po.connection = connect_to(hub.endpoint());
+  hub::sdk::publisher pub(po);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    auto b = make_event(Entity::peacekeeping, "SSD", "D" + std::to_string(i));
+    ids.push_back(id_of(b));
+    REQUIRE(pub.publish(b));
+  }
+  REQUIRE(pub.flush(10s));
+  auto so = sub_options(hub.endpoint(), ">");
+  so.durable_name = "sdk-durable-test";
+  {
+    hub::sdk::subscriber sub(so);
+    auto got = read_n(sub, 4);
+    REQUIRE(got.size() == 4);
+    REQUIRE(sub.commit(got.back().offset + 1));
+  }
+  hub::sdk::subscriber again(so);
+  auto rest = read_n(again, 6);
+  REQUIRE(rest.size() == 6);
+  CHECK(id_of(rest.front().bytes) == ids[4]);
+  CHECK(id_of(rest.back().bytes) == ids[9]);
+}
+
+TEST_CASE("the spool delivers events published while no hub listened, once, after a restart",
+          "[sdk][spool]") {
+  hub::test::temp_dir dir("sdk-spool");
+  auto spool = dir / "adapter.spool";
+  hub::test::hubd_process hub;
+  std::string dead = hub.endpoint();
+  REQUIRE(hub.stop() != -1);
+
+  std::vector<std::string> ids;
+  {
+    hub::sdk::publisher::options po;
+    po.connection = connect_to(dead);
+    po.spool_file = spool;
+    hub::sdk::publisher pub(po);
+    for (int i = 0; i < 20; ++i) {
+      auto b = make_event(Entity::peacekeeping, "SSD", "S" + std::to_string(i));
+      ids.push_back(id_of(b));
+      REQUIRE(pub.publish(b));
+    }
+    CHECK_FALSE(pub.flush(300ms));
+    CHECK(pub.stats().spooled == 20);
+  }  // the adapter stops with nothing acknowledged
+
+  hub.restart();  // same data dir, new port
+  hub::sdk::publisher::options po;
+  po.connection = connect_to(hub.endpoint());
+  po.spool_file = spool;
+  hub::sdk::publisher pub(po);
+  CHECK(pub.in_flight() == 20);
+  REQUIRE(pub.flush(10s));
+  CHECK(pub.stats().acked == 20);
+  CHECK(pub.stats().spooled == 0);
+  CHECK(std::filesystem::file_size(spool) == 8);  // only the header is left
+
+  hub::sdk::subscriber sub(sub_options(hub.endpoint(), ">"));
+  auto got = read_n(sub, 20);
+  REQUIRE(got.size() == 20);
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(id_of(got[i].bytes) == ids[i]);
+  CHECK_FALSE(sub.next(500ms));
+}
+
+TEST_CASE("a full spool makes publish return false and keeps what it holds", "[sdk][spool]") {
+  hub::test::temp_dir dir("sdk-spool");
+  hub::sdk::publisher::options po;
+  po.connection = connect_to("tcp://127.0.0.1:1");
+  po.spool_file = dir / "small.spool";
+  po.spool_max_bytes = 4096;
+  hub::sdk::publisher pub(po);
+  int accepted = 0;
+  for (int i = 0; i < 100; ++i) {
+    if (!pub.publish(make_event(Entity::peacekeeping, "SSD", "F" + std::to_string(i)))) break;
+    ++accepted;
+  }
+  CHECK(accepted > 5);
+  CHECK(accepted < 100);
+  CHECK(pub.stats().spooled == static_cast<std::uint64_t>(accepted));
+  CHECK(pub.stats().published == static_cast<std::uint64_t>(accepted));
+}
+
+TEST_CASE("fetch_status returns the hub's status JSON", "[sdk][status]") {
+  hub::test::hubd_process hub;
+  auto text = hub::sdk::fetch_status(connect_to(hub.endpoint()));
+  REQUIRE(text);
+  auto j = nlohmann::json::parse(*text);
+  CHECK(j.contains("hub_id"));
+  CHECK(j["store"].contains("end"));
+  CHECK_FALSE(hub::sdk::fetch_status(connect_to("tcp://127.0.0.1:1"), 300ms));
+}
+
+TEST_CASE("a publisher fails over to the next hub and resends what was not acknowledged", "[sdk][failover]") {
+  hub::test::hubd_process first;
+  hub::test::hubd_process second;
+  hub::sdk::publisher::options po;
+  po.connection = connect_to(first.endpoint());
+  po.connection.endpoints.push_back(second.endpoint());
+  hub::sdk::publisher pub(po);
+
+  std::vector<std::string> before;
+  for (int i = 0; i < 10; ++i) {
+    auto b = make_event(Entity::peacekeeping, "SSD", "B" + std::to_string(i));
+    before.push_back(id_of(b));
+    REQUIRE(pub.publish(b));
+  }
+  REQUIRE(pub.flush(10s));
+  first.kill9();  // a crash: acknowledged events must survive it
+
+  std::vector<std::string> after;
+  for (int i = 0; i < 10; ++i) {
+    auto b = make_event(Entity::peacekeeping, "SSD", "A" + std::to_string(i));
+    after.push_back(id_of(b));
+    REQUIRE(pub.publish(b));
+  }
+  REQUIRE(pub.flush(15s));  // hub_timeout passes, the socket moves to the second hub
+  CHECK(pub.stats().acked == 20);
+  CHECK(pub.stats().reconnects >= 1);
+  CHECK(pub.stats().resent >= 10);
+
+  hub::sdk::subscriber on_second(sub_options(second.endpoint(), ">"));
+  auto got = read_n(on_second, 10);
+  REQUIRE(got.size() == 10);
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(id_of(got[i].bytes) == after[i]);
+  CHECK_FALSE(on_second.next(300ms));
+
+  first.restart();  // same data dir: the acknowledged events are still there
+  hub::sdk::subscriber on_first(sub_options(first.endpoint(), ">"));
+  auto kept = read_n(on_first, 10);
+  REQUIRE(kept.size() == 10);
+  for (std::size_t i = 0; i < kept.size(); ++i) CHECK(id_of(kept[i].bytes) == before[i]);
+}

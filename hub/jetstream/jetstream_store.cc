@@ -171,14 +171,14 @@ class jetstream_store final : public store::store {
     jsPubOptions_Init(&po);
     po.MaxWait = opts_.publish_timeout.count();
     for (std::size_t i = 0; i < msgs.size(); ++i) {
-      natsMsg* m = msgs[i].get();
       natsMsg* owned = msgs[i].release();
       natsStatus s = js_PublishMsgAsync(js_.get(), &owned, &po);
       if (s != NATS_OK) {
-        // The library did not take it: keep it for sync() to resend, so that the
-        // batch is still complete in the end (its tokens are registered).
+        // Kept for sync() to resend, so that the batch is complete in the end (its
+        // tokens are registered). A message the library took (owned == nullptr)
+        // comes back through on_ack instead.
         std::lock_guard lk(mu_);
-        failed_.push_back(owned != nullptr ? owned : m);
+        if (owned != nullptr) failed_.push_back(owned);
         last_error_ = nats_error("publish", s);
       }
     }
@@ -203,15 +203,24 @@ class jetstream_store final : public store::store {
         return status::unavailable(fmt::format("JetStream cluster unreachable; {} event(s) wait to be resent: {}",
                                                failed_.size(), last_error_));
       }
-      spdlog::warn("resending {} event(s) JetStream did not acknowledge ({})", resend.size(), last_error_);
+      // The hub retries sync() every 100 ms while this lasts: say it once per 5 s.
+      auto now = clock::now();
+      if (now - last_resend_log_ > std::chrono::seconds(5)) {
+        last_resend_log_ = now;
+        std::string why;
+        {
+          std::lock_guard lk(mu_);
+          why = last_error_;
+        }
+        spdlog::warn("resending {} event(s) JetStream did not acknowledge ({})", resend.size(), why);
+      }
       jsPubOptions rp;
       jsPubOptions_Init(&rp);
       rp.MaxWait = opts_.publish_timeout.count();
       for (natsMsg*& m : resend) {
-        natsMsg* keep = m;
-        if (js_PublishMsgAsync(js_.get(), &m, &rp) != NATS_OK) {
+        if (js_PublishMsgAsync(js_.get(), &m, &rp) != NATS_OK && m != nullptr) {
           std::lock_guard lk(mu_);
-          failed_.push_back(m != nullptr ? m : keep);
+          failed_.push_back(m);
         }
       }
       s = js_PublishAsyncComplete(js_.get(), &po);
@@ -511,10 +520,13 @@ class jetstream_store final : public store::store {
     }
     // Failed or timed out: keep the message; sync() resends it with the same id, and
     // JetStream drops it if the first attempt was stored after all.
-    self->last_error_ = pae != nullptr
-                            ? fmt::format("{}{}", natsStatus_GetText(pae->Err),
-                                          pae->ErrText != nullptr ? std::string(": ") + pae->ErrText : std::string())
-                            : "unknown publish error";
+    std::string why = "unknown publish error";
+    if (pae != nullptr) {
+      why = natsStatus_GetText(pae->Err);
+      if (pae->ErrText != nullptr && why != pae->ErrText) why += std::string(": ") + pae->ErrText;
+      if (pae->Err == NATS_NO_RESPONDERS) why += " (the stream has no leader: is a quorum of the cluster up?)";
+    }
+    self->last_error_ = why;
     self->failed_.push_back(m);
   }
 
@@ -598,6 +610,7 @@ class jetstream_store final : public store::store {
   sub_ptr reader_;
   std::uint64_t reader_next_ = 0;  // offset the reader delivers next
   bool reader_stopped_ = false;    // the last read stopped because the visitor said so
+  clock::time_point last_resend_log_{};  // sync thread
 
   std::uint64_t end_ = 0;  // loop thread: the next offset the broker numbers from
   std::atomic<std::uint64_t> begin_{0};

@@ -60,9 +60,21 @@ std::string family_of_dac(std::string_view code) {
   return {};
 }
 
-void warn_all(import_context& ctx, std::size_t line, const std::vector<std::string>& remarks) {
-  for (const auto& r : remarks) ctx.warn(line, r);
+}  // namespace
+
+void warn_remarks(import_context& ctx, std::size_t line, const std::vector<std::string>& remarks) {
+  for (const auto& r : remarks) {
+    // A remark that names its own line ("line 12: ...") is reported on that line.
+    std::size_t own = 0, i = 5;
+    if (r.starts_with("line ")) {
+      while (i < r.size() && r[i] >= '0' && r[i] <= '9') own = own * 10 + static_cast<std::size_t>(r[i++] - '0');
+    }
+    if (own > 0 && r.compare(i, 2, ": ") == 0) ctx.warn(own, r.substr(i + 2));
+    else ctx.warn(line, r);
+  }
 }
+
+namespace {
 
 }  // namespace
 
@@ -331,7 +343,7 @@ void emit_programme_activity(import_context& ctx, const activity& a) {
   std::vector<std::string> remarks = a.remarks;
   auto countries = countries_of(a, ctx.settings().country, remarks);
   if (!countries) {
-    warn_all(ctx, a.line, remarks);
+    warn_remarks(ctx, a.line, remarks);
     ctx.skip(a.line, a.identifier + ": " + countries.error().message());
     return;
   }
@@ -339,8 +351,10 @@ void emit_programme_activity(import_context& ctx, const activity& a) {
   auto period = period_of(a, remarks);
   auto status = status_of(a.status_code);
   if (status == schema::ActivityStatus::unknown)
-    remarks.push_back(line_prefix(a.line) + "activity-status \"" + a.status_code +
-                      "\" is not an IATI code 1-6; status unknown");
+    remarks.push_back(line_prefix(a.line) +
+                      (a.status_code.empty() ? std::string("no activity-status")
+                                             : "activity-status \"" + a.status_code + "\" is not an IATI code 1-6") +
+                      "; status unknown");
   for (const auto& t : a.transactions)
     if (std::fabs(t.value) >= implausible_amount) {
       char amount[64];
@@ -403,7 +417,7 @@ void emit_programme_activity(import_context& ctx, const activity& a) {
     ctx.emit(a.line, fbb, f, schema::Payload::ProgrammeActivity, payload.Union());
   }
   remarks.insert(remarks.end(), place_remarks.begin(), place_remarks.end());
-  warn_all(ctx, a.line, remarks);
+  warn_remarks(ctx, a.line, remarks);
 }
 
 adapter_definition development_adapter() {

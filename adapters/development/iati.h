@@ -98,6 +98,9 @@ using money_by_currency = std::map<std::string, double>;
 // a skip on the activity's line; remarks as warnings.
 void emit_programme_activity(import_context& ctx, const activity& a);
 
+// Reports remarks as warnings: on the line a remark names ("line 12: ..."), else `line`.
+void warn_remarks(import_context& ctx, std::size_t line, const std::vector<std::string>& remarks);
+
 // The development adapter: one source, "iati" (IATI Activity Standard 2.01-2.03 XML).
 [[nodiscard]] adapter_definition development_adapter();
 

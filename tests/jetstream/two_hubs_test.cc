@@ -1,0 +1,119 @@
+// Two hubs (the real broker, in this process) on one JetStream cluster: a publisher
+// through hub A, a subscriber through hub B sees every event, in order, once.
+#include <catch2/catch.hpp>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include <array>
+#include <map>
+#include <thread>
+
+#include "hub/broker/broker.h"
+#include "hub/jetstream/jetstream_store.h"
+#include "schemas/schema.h"
+#include "schemas/wire.h"
+#include "tests/jetstream/nats_cluster.h"
+#include "tests/support/envelopes.h"
+#include "tests/support/hubd_process.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// A broker on a JetStream store, its loop on a thread, stopped at scope end.
+struct running_hub {
+  std::unique_ptr<hub::broker::broker> b;
+  std::thread loop;
+  running_hub(const std::string& name, const hub::test::nats_cluster& cluster) {
+    hub::jetstream::store_options so;
+    so.servers = cluster.urls();
+    so.replicas = cluster.size();
+    so.name = name;
+    auto st = hub::jetstream::open_store(so);
+    if (!st) FAIL("cannot open the JetStream store: " << st.error().message());
+    hub::broker::broker_options bo;
+    bo.hub_name = name;
+    bo.endpoint = "tcp://127.0.0.1:*";
+    bo.mirror_endpoint = "";
+    bo.retention_interval_ms = 200;
+    b = std::make_unique<hub::broker::broker>(bo, std::move(st.value()));
+    hub::status s = b->bind();
+    if (!s) FAIL("cannot bind: " << s.message());
+    loop = std::thread([this] { b->run(); });
+  }
+  ~running_hub() {
+    b->stop();
+    loop.join();
+  }
+};
+
+std::vector<zmq::message_t> recv_reply(zmq::socket_t& s, int timeout_ms = 10000) {
+  std::vector<zmq::message_t> parts;
+  s.set(zmq::sockopt::rcvtimeo, timeout_ms);
+  if (!zmq::recv_multipart(s, std::back_inserter(parts))) parts.clear();
+  return parts;
+}
+
+}  // namespace
+
+TEST_CASE("a subscriber through hub B sees every event published through hub A on the same cluster",
+          "[jetstream][scale-out][broker]") {
+  hub::test::nats_cluster cluster;
+  running_hub a("hub-a", cluster);
+  running_hub b("hub-b", cluster);
+  zmq::context_t ctx;
+
+  // Subscribe on B first, to new events and then to everything from the start.
+  zmq::socket_t sub(ctx, zmq::socket_type::dealer);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.connect(b.b->endpoint());
+  const std::string sub_id = hub::wire::u64_frame(1), pattern = ">", arg = hub::wire::u64_frame(0), durable,
+                    credit = hub::wire::u64_frame(10000);
+  std::array<zmq::const_buffer, 7> s = {zmq::buffer(hub::wire::cmd_sub), zmq::buffer(sub_id),
+                                        zmq::buffer(pattern),            zmq::buffer(hub::wire::start_earliest),
+                                        zmq::buffer(arg),                zmq::buffer(durable),
+                                        zmq::buffer(credit)};
+  zmq::send_multipart(sub, s);
+  auto ok = recv_reply(sub);
+  REQUIRE(ok.size() >= 1);
+  REQUIRE(ok[0].to_string() == "SUBOK");
+
+  zmq::socket_t pub(ctx, zmq::socket_type::dealer);
+  pub.set(zmq::sockopt::linger, 0);
+  pub.connect(a.b->endpoint());
+  constexpr std::uint64_t n = 200;
+  std::vector<std::string> ids;
+  for (std::uint64_t i = 1; i <= n; ++i) {
+    auto env = hub::test::make_envelope();
+    ids.push_back(hub::schema::id_to_hex(hub::test::envelope_id(env)));
+    const std::string seq = hub::wire::u64_frame(i);
+    std::array<zmq::const_buffer, 3> parts = {zmq::buffer(hub::wire::cmd_pub), zmq::buffer(seq), zmq::buffer(env)};
+    zmq::send_multipart(pub, parts);
+  }
+  std::map<std::uint64_t, std::uint64_t> acked;  // seq -> offset
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (acked.size() < n && std::chrono::steady_clock::now() < until) {
+    auto r = recv_reply(pub);
+    REQUIRE(r.size() >= 2);
+    REQUIRE(r[0].to_string() == "ACK");
+    for (std::size_t k = 0; k + 16 <= r[1].size(); k += 16) {
+      auto* p = static_cast<const std::uint8_t*>(r[1].data()) + k;
+      acked[hub::wire::get_u64(p)] = hub::wire::get_u64(p + 8);
+    }
+  }
+  REQUIRE(acked.size() == n);
+  CHECK(acked[1] == 0);
+  CHECK(acked[n] == n - 1);
+
+  std::vector<std::string> seen;
+  until = std::chrono::steady_clock::now() + 30s;
+  while (seen.size() < n && std::chrono::steady_clock::now() < until) {
+    auto e = recv_reply(sub);
+    REQUIRE(e.size() == 5);
+    REQUIRE(e[0].to_string() == "EVT");
+    CHECK(hub::wire::get_u64(static_cast<const std::uint8_t*>(e[2].data())) == seen.size());
+    const auto* env = hub::schema::GetEnvelope(e[4].data());
+    seen.push_back(hub::schema::id_to_hex(*env->id()));
+  }
+  CHECK(seen == ids);
+}

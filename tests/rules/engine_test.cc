@@ -83,7 +83,7 @@ TEST_CASE("rule file errors name the file and line", "[rules][load]") {
   }
   SECTION("an unknown rule attribute") {
     auto f = write(dir, "r.yaml", replace(good_rule, "        severity: warning\n", "        severity: warning\n        colour: red\n"));
-    CHECK(has_error(errors_of(f), 7, "unknown field 'colour'"));
+    CHECK(has_error(errors_of(f), 8, "unknown field 'colour'"));
   }
   SECTION("an unknown event type") {
     auto f = write(dir, "r.yaml", replace(good_rule, "[activity]", "[mandate_activty]"));
@@ -91,7 +91,7 @@ TEST_CASE("rule file errors name the file and line", "[rules][load]") {
   }
   SECTION("a bad duration") {
     auto f = write(dir, "r.yaml", replace(good_rule, "        severity: warning\n", "        severity: warning\n        for: 14 days\n"));
-    CHECK(has_error(errors_of(f), 7, "bad duration '14 days'"));
+    CHECK(has_error(errors_of(f), 8, "bad duration '14 days'"));
   }
   SECTION("a type mismatch") {
     auto f = write(dir, "r.yaml", replace(good_rule, "equals: none", "gt: none"));
@@ -117,7 +117,7 @@ TEST_CASE("rule file errors name the file and line", "[rules][load]") {
     two = replace(two, "        severity: warning\n", "        severity: warning\n        also_firing: [G2]\n");
     auto f = write(dir, "r.yaml", two);
     auto errors = errors_of(f);
-    CHECK(has_error(errors, 5, "cycle in also_firing"));
+    CHECK(has_error(errors, 4, "cycle in also_firing"));
   }
   SECTION("every error of a file is reported at once") {
     auto text = replace(replace(good_rule, "[activity]", "[nothing]"), "equals: none", "gt: none");

@@ -85,8 +85,7 @@ std::vector<std::uint8_t> build(const ev& e) {
         std::vector<flatbuffers::Offset<flatbuffers::String>> areas, fams;
         for (const auto& a : o.areas) areas.push_back(fbb.CreateString(a));
         for (const auto& f : o.families) fams.push_back(fbb.CreateString(f));
-        std::vector<std::uint8_t> mandates;
-        for (auto m : o.mandate_areas) mandates.push_back(static_cast<std::uint8_t>(m));
+        std::vector<MandateArea> mandates(o.mandate_areas.begin(), o.mandate_areas.end());
         objs.push_back(CreateStrategyObjectiveDirect(fbb, o.id.c_str(), o.text.c_str(), nullptr, &mandates, &fams,
                                                      &areas, static_cast<std::uint8_t>(o.priority)));
       }

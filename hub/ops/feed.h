@@ -1,0 +1,64 @@
+// Glue between the broker's hooks and the ops module, so that hubd's main wires ops in
+// a few lines:
+//
+//   hub::ops::hub_metrics metrics;
+//   hub::ops::health health;
+//   hub::ops::status_slot slot;
+//   hub::ops::feed feed(metrics, health, slot);
+//   auto http = hub::ops::http_server::start(cfg.http, hub::ops::make_handlers(metrics, health, slot));
+//   hooks.on_durable = [&](const hub::store::record_view& r, auto&) { feed.on_durable(r); };
+//   hooks.on_status = [&](const std::string& j) { feed.on_status(j, hub::now_millis()); };
+//   health.set_rules_loaded(true);   // after the rules load (or when there are none)
+//
+// What it does: on_durable counts every stored event by entity and event type (and its
+// bytes), and remembers adapter heartbeats and coherence alerts it sees in the log.
+// on_status takes the broker's status JSON, adds rates, adapters and alerts, publishes
+// the result to the slot, and brings the metrics and the readiness flags up to date
+// from it (gauges set, counter totals advanced, consumer lag per durable subscription).
+//
+// Threading: both calls on the loop thread only (they keep unsynchronised state); the
+// objects they write to are thread-safe for the HTTP side.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "hub/common/types.h"
+#include "hub/ops/http_server.h"
+#include "hub/ops/metrics.h"
+#include "hub/ops/status_snapshot.h"
+#include "hub/store/store.h"
+
+namespace hub::ops {
+
+class feed {
+ public:
+  feed(hub_metrics& metrics, health& h, status_slot& slot);
+
+  void on_durable(const store::record_view& r);
+
+  // A status JSON that is not an object is logged once and ignored.
+  void on_status(const std::string& status_json, millis now);
+
+  // Set when the broker counts events_in itself (then on_durable only tracks heartbeats
+  // and alerts, so nothing is counted twice).
+  void set_broker_counts_events(bool yes) { broker_counts_events_ = yes; }
+
+ private:
+  struct heartbeat {
+    adapter_status status;
+    millis seen_at = 0;
+  };
+  hub_metrics& metrics_;
+  health& health_;
+  status_slot& slot_;
+  rate_meter rates_;
+  std::map<std::string, heartbeat> adapters_;                         // by adapter name
+  std::map<std::pair<std::string, std::string>, alert_status> alerts_;  // by (rule, key)
+  bool broker_counts_events_ = false;
+  bool warned_bad_status_ = false;
+};
+
+}  // namespace hub::ops

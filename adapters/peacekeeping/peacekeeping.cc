@@ -163,6 +163,8 @@ void map_mandate(import_context& ctx, const record& r) {
     if (end && end_of(*end) < start->ms) return ctx.skip(r.line, "end is before start");
   }
   f.occurred_at = start ? start->ms : 0;
+  // A revision says when it was made: rules take the latest by occurred_at.
+  if (auto upd = parse_date(r.get({"last_updated", "updated"}))) f.occurred_at = upd->ms;
   place p;
   p.adm1 = r.get({"adm1_pcode", "adm1_code", "adm1", "adm1_name"});
   p.adm2 = r.get({"adm2_pcode", "adm2_code", "adm2", "adm2_name"});

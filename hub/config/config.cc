@@ -82,7 +82,11 @@ result<hub_config> load_file(const std::filesystem::path& path) {
     if (!s.IsMap()) {
       r.errors.push_back(fmt::format("{}: key 'store' must be a mapping", r.where(s)));
     } else {
-      r.check_keys(s, {"kind", "fsync", "fsync_interval_ms", "segment_bytes", "retention_age_s", "retention_bytes"}, "store.");
+      r.check_keys(s, {"kind", "fsync", "fsync_interval_ms", "segment_bytes", "retention_age_s", "retention_bytes",
+                       "servers", "stream", "replicas"}, "store.");
+      r.get_list(s, "servers", c.store.servers);
+      r.get(s, "stream", "store.", c.store.stream);
+      r.get(s, "replicas", "store.", c.store.replicas);
       r.get(s, "kind", "store.", c.store.kind);
       r.get(s, "fsync", "store.", c.store.fsync);
       r.get(s, "fsync_interval_ms", "store.", c.store.fsync_interval_ms);
@@ -92,7 +96,8 @@ result<hub_config> load_file(const std::filesystem::path& path) {
       auto bad = [&](const char* key, const std::string& v, const char* allowed) {
         r.errors.push_back(fmt::format("{}: key 'store.{}' is '{}'; allowed: {}", r.where(s[key]), key, v, allowed));
       };
-      if (s["kind"] && c.store.kind != "embedded" && c.store.kind != "memory") bad("kind", c.store.kind, "embedded, memory");
+      if (s["kind"] && c.store.kind != "embedded" && c.store.kind != "memory" && c.store.kind != "jetstream")
+        bad("kind", c.store.kind, "embedded, memory, jetstream");
       if (s["fsync"] && c.store.fsync != "batch" && c.store.fsync != "interval" && c.store.fsync != "never")
         bad("fsync", c.store.fsync, "batch, interval, never");
     }
@@ -137,8 +142,12 @@ result<hub_config> load_file(const std::filesystem::path& path) {
 status validate(const hub_config& c) {
   std::vector<std::string> errs;
   if (c.endpoint.empty()) errs.push_back("endpoint: must not be empty");
-  if (c.store.kind != "embedded" && c.store.kind != "memory")
-    errs.push_back("store.kind: '" + c.store.kind + "' is not one of embedded, memory");
+  if (c.store.kind != "embedded" && c.store.kind != "memory" && c.store.kind != "jetstream")
+    errs.push_back("store.kind: '" + c.store.kind + "' is not one of embedded, memory, jetstream");
+  if (c.store.kind == "jetstream" && c.store.servers.empty())
+    errs.push_back("store.servers: jetstream needs the nats:// URLs of the cluster");
+  if (c.store.replicas != 1 && c.store.replicas != 3 && c.store.replicas != 5)
+    errs.push_back("store.replicas: must be 1, 3 or 5");
   if (c.store.fsync != "batch" && c.store.fsync != "interval" && c.store.fsync != "never")
     errs.push_back("store.fsync: '" + c.store.fsync + "' is not one of batch, interval, never");
   if (c.store.fsync_interval_ms <= 0) errs.push_back("store.fsync_interval_ms: must be positive");
@@ -174,6 +183,11 @@ std::string to_yaml(const hub_config& c) {
   out << YAML::Key << "segment_bytes" << YAML::Value << c.store.segment_bytes;
   out << YAML::Key << "retention_age_s" << YAML::Value << c.store.retention_age_s;
   out << YAML::Key << "retention_bytes" << YAML::Value << c.store.retention_bytes;
+  out << YAML::Key << "servers" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const auto& u : c.store.servers) out << u;
+  out << YAML::EndSeq;
+  out << YAML::Key << "stream" << YAML::Value << c.store.stream;
+  out << YAML::Key << "replicas" << YAML::Value << c.store.replicas;
   out << YAML::EndMap;
   out << YAML::Key << "dedup_window" << YAML::Value << c.dedup_window;
   out << YAML::Key << "client_timeout_ms" << YAML::Value << c.client_timeout_ms;

@@ -13,12 +13,15 @@
 namespace hub::config {
 
 struct store_config {
-  std::string kind = "embedded";        // embedded (durable log) or memory
+  std::string kind = "embedded";        // embedded (durable log), memory, or jetstream (replicated)
   std::string fsync = "batch";          // batch, interval or never
   std::int64_t fsync_interval_ms = 100; // with fsync: interval
   std::uint64_t segment_bytes = 64ull << 20;   // roll segments at this size
   std::int64_t retention_age_s = 0;     // drop segments older than this; 0 keeps forever
   std::uint64_t retention_bytes = 0;    // keep at most this many bytes; 0 means no limit
+  std::vector<std::string> servers;     // jetstream: nats://host:port of the cluster nodes
+  std::string stream = "HUB_EVENTS";    // jetstream: the stream's name
+  int replicas = 3;                     // jetstream: replicas of the stream (1, 3 or 5)
 };
 
 struct hub_config {

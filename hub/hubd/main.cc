@@ -19,6 +19,9 @@
 #if HUB_HAVE_LOG
 #include "hub/log/log.h"
 #endif
+#if HUB_HAVE_JETSTREAM
+#include "hub/jetstream/jetstream_store.h"
+#endif
 
 namespace {
 
@@ -47,6 +50,20 @@ void write_ready_file(const std::string& path, const hub::broker::broker& b, con
 
 hub::result<std::unique_ptr<hub::store::store>> open_store(const hub::config::hub_config& c) {
   if (c.store.kind == "memory") return std::unique_ptr<hub::store::store>(hub::store::make_memory_store());
+  if (c.store.kind == "jetstream") {
+#if HUB_HAVE_JETSTREAM
+    hub::jetstream::store_options o;
+    o.servers = c.store.servers;
+    o.stream = c.store.stream;
+    o.replicas = c.store.replicas;
+    o.max_age = std::chrono::seconds(c.store.retention_age_s);
+    o.max_bytes = static_cast<std::int64_t>(c.store.retention_bytes);
+    o.name = c.hub_name;
+    return hub::jetstream::open_store(o);
+#else
+    return hub::status::config_error("this hubd was built without libnats: store.kind jetstream is not available");
+#endif
+  }
 #if HUB_HAVE_LOG
   hub::log::log_options o;
   o.fsync = c.store.fsync == "never"      ? hub::log::fsync_policy::never
@@ -77,8 +94,8 @@ int main(int argc, char** argv) {
   app.add_option("--mirror-endpoint", mirror_endpoint, "best-effort XPUB mirror; \"\" disables it");
   app.add_option("--data-dir", data_dir, "directory of the event log");
   app.add_option("--http", http, "host:port of the ops HTTP endpoint (metrics, health, status, dashboard)");
-  app.add_option("--store", store_kind, "embedded (durable log, default) or memory")
-      ->check(CLI::IsMember({"embedded", "memory"}));
+  app.add_option("--store", store_kind, "embedded (durable log, default), memory, or jetstream")
+      ->check(CLI::IsMember({"embedded", "memory", "jetstream"}));
   app.add_option("--fsync", fsync, "when the log is flushed to disk: batch (default), interval, never")
       ->check(CLI::IsMember({"batch", "interval", "never"}));
   app.add_option("--rules", rules, "rule files (repeatable); overrides rules.files of the config");

@@ -894,6 +894,14 @@ struct broker::impl {
       cons.push_back({{"name", name}, {"committed", off.value},
                       {"lag", st->end().value > off.value ? st->end().value - off.value : 0}});
     j["consumers"] = cons;
+    if (hooks.extra_status) {
+      try {
+        auto extra = json::parse(hooks.extra_status());
+        for (auto& [k, v] : extra.items()) j[k] = v;
+      } catch (const std::exception& e) {
+        spdlog::error("status section failed: {}", e.what());
+      }
+    }
     return j.dump();
   }
 

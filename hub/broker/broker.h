@@ -56,6 +56,8 @@ struct broker_hooks {
   std::function<void(const std::string& status_json)> on_status;
   // Called after request_reload() (SIGHUP): reload what can be reloaded.
   std::function<void()> on_reload;
+  // Adds sections to the status JSON: returns a JSON object whose members are merged in.
+  std::function<std::string()> extra_status;
 };
 
 struct broker_counters {

@@ -106,8 +106,9 @@ result<hub_config> load_file(const std::filesystem::path& path) {
     if (!rules.IsMap()) {
       r.errors.push_back(fmt::format("{}: key 'rules' must be a mapping with 'files'", r.where(rules)));
     } else {
-      r.check_keys(rules, {"files"}, "rules.");
+      r.check_keys(rules, {"files", "alertmanager_url"}, "rules.");
       r.get_list(rules, "files", c.rule_files);
+      r.get(rules, "alertmanager_url", "rules.", c.alertmanager_url);
     }
   }
   if (auto sec = root["security"]) {
@@ -195,7 +196,9 @@ std::string to_yaml(const hub_config& c) {
   out << YAML::Key << "rules" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "files" << YAML::Value << YAML::BeginSeq;
   for (const auto& f : c.rule_files) out << f;
-  out << YAML::EndSeq << YAML::EndMap;
+  out << YAML::EndSeq;
+  out << YAML::Key << "alertmanager_url" << YAML::Value << c.alertmanager_url;
+  out << YAML::EndMap;
   out << YAML::Key << "security" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "enabled" << YAML::Value << c.security;
   out << YAML::Key << "curve_secret_key_file" << YAML::Value << c.curve_secret_key_file;

@@ -35,6 +35,7 @@ struct hub_config {
   std::int64_t client_timeout_ms = 10'000;             // forget silent clients after this
   std::uint64_t max_envelope_bytes = 1 << 20;          // larger envelopes are refused
   std::vector<std::string> rule_files;                 // rule files for the rules engine
+  std::string alertmanager_url;                        // e.g. http://127.0.0.1:9093; empty: no Alertmanager
   bool security = false;                               // CURVE + ACL on the client socket
   std::string curve_secret_key_file;                   // the hub's CURVE secret key (mode 0600)
   std::string acl_file;                                // identities, keys, permissions, clearances

@@ -14,6 +14,7 @@
 #include "hub/broker/broker.h"
 #include "hub/config/config.h"
 #include "hub/hubd/logging.h"
+#include "hub/hubd/rules_runner.h"
 #include "hub/security/security.h"
 #include "hub/store/memory_store.h"
 #if HUB_HAVE_LOG
@@ -88,6 +89,7 @@ int main(int argc, char** argv) {
   std::string config_file, endpoint, mirror_endpoint, data_dir, http, store_kind, fsync, log_format, log_level,
       ready_file;
   std::vector<std::string> rules;
+  std::string alertmanager;
   bool print_config = false;
   app.add_option("--config", config_file, "YAML configuration file")->check(CLI::ExistingFile);
   app.add_option("--endpoint", endpoint, "client socket, e.g. tcp://127.0.0.1:7460 (port * picks a free one)");
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
   app.add_option("--fsync", fsync, "when the log is flushed to disk: batch (default), interval, never")
       ->check(CLI::IsMember({"batch", "interval", "never"}));
   app.add_option("--rules", rules, "rule files (repeatable); overrides rules.files of the config");
+  app.add_option("--alertmanager", alertmanager, "send alerts to this Alertmanager, e.g. http://127.0.0.1:9093");
   app.add_option("--log-format", log_format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
   app.add_option("--log-level", log_level, "trace, debug, info (default), warn, error");
   app.add_option("--ready-file", ready_file, "write the bound endpoints as JSON to this file once serving");
@@ -122,6 +125,7 @@ int main(int argc, char** argv) {
   if (app.count("--store")) cfg.store.kind = store_kind;
   if (app.count("--fsync")) cfg.store.fsync = fsync;
   if (app.count("--rules")) cfg.rule_files = rules;
+  if (app.count("--alertmanager")) cfg.alertmanager_url = alertmanager;
   if (app.count("--log-format")) cfg.log_format = log_format;
   if (app.count("--log-level")) cfg.log_level = log_level;
   if (auto v = hub::config::validate(cfg); !v) {
@@ -164,9 +168,49 @@ int main(int argc, char** argv) {
   } else {
     spdlog::warn("security is off: any client that can reach {} may publish and read everything", cfg.endpoint);
   }
+  std::unique_ptr<hub::hubd::rules_runner> rules_engine;
+  if (!cfg.rule_files.empty()) {
+    auto r = hub::hubd::rules_runner::start(cfg.rule_files, cfg.alertmanager_url);
+    if (!r) {
+      spdlog::critical("rules: the rule files have errors:\n{}", r.error().message());
+      return 2;
+    }
+    rules_engine = std::move(r.value());
+    rules_engine->rebuild(*store.value());
+    spdlog::info("rules: {} file(s) loaded{}", cfg.rule_files.size(),
+                 cfg.alertmanager_url.empty() ? "" : "; alerts go to " + cfg.alertmanager_url);
+  }
+
   hub::broker::broker_hooks hooks;
   hub::broker::broker* self = nullptr;
-  hooks.on_reload = [&cfg, &self] {
+  if (rules_engine) {
+    auto* re = rules_engine.get();
+    hooks.on_durable = [re](const hub::store::record_view& v, std::vector<std::vector<std::uint8_t>>& out) {
+      re->feed(v);
+      re->drain(out);
+    };
+    hooks.on_tick = [re](hub::millis now, std::vector<std::vector<std::uint8_t>>& out) {
+      re->tick(now);
+      re->drain(out);
+    };
+    hooks.extra_status = [re] {
+      nlohmann::json j;
+      auto st = re->stats();
+      j["rules"] = {{"events", st.events}, {"backlog", re->backlog()}, {"open_expectations", st.open_expectations},
+                    {"alerts_emitted", st.alerts_emitted}, {"evaluated", st.evaluated},
+                    {"skipped_missing_fields", st.skipped_missing_fields},
+                    {"firing_by_severity", st.firing_by_severity}};
+      nlohmann::json firing = nlohmann::json::array();
+      for (const auto& a : re->firing())
+        firing.push_back({{"alert_id", a.alert_id}, {"rule", a.rule_id}, {"key", a.key}, {"country", a.country},
+                          {"severity", a.severity}, {"title", a.title}, {"acknowledged_by", a.acknowledged_by},
+                          {"silenced", a.silenced}});
+      j["alerts"] = {{"firing", firing}};
+      return j.dump();
+    };
+  }
+  hooks.on_reload = [&cfg, &self, &rules_engine] {
+    if (rules_engine) (void)rules_engine->reload();
     if (cfg.security && self != nullptr) {
       auto acl = hub::security::acl::load(cfg.acl_file);
       if (!acl)

@@ -1,0 +1,160 @@
+#include "hub/hubd/rules_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include "schemas/schema.h"
+
+namespace hub::hubd {
+namespace {
+
+std::variant<std::shared_ptr<const rules::rule_set>, std::string> load(const std::vector<std::string>& files) {
+  std::vector<std::filesystem::path> paths(files.begin(), files.end());
+  auto loaded = rules::load_rule_files(paths);
+  if (auto* errs = std::get_if<std::vector<rules::load_error>>(&loaded)) {
+    std::string all;
+    for (const auto& e : *errs) all += (all.empty() ? "" : "\n") + rules::to_string(e);
+    return all;
+  }
+  return std::get<std::shared_ptr<const rules::rule_set>>(loaded);
+}
+
+}  // namespace
+
+result<std::unique_ptr<rules_runner>> rules_runner::start(const std::vector<std::string>& files,
+                                                          const std::string& alertmanager_url) {
+  auto loaded = load(files);
+  if (auto* err = std::get_if<std::string>(&loaded)) return status::config_error(*err);
+  return std::unique_ptr<rules_runner>(
+      new rules_runner(files, std::get<std::shared_ptr<const rules::rule_set>>(loaded), alertmanager_url));
+}
+
+rules_runner::rules_runner(std::vector<std::string> files, std::shared_ptr<const rules::rule_set> rules,
+                           const std::string& alertmanager_url)
+    : files_(std::move(files)), engine_(std::move(rules)) {
+  if (!alertmanager_url.empty()) {
+    rules::alertmanager_options o;
+    o.url = alertmanager_url;
+    sink_ = std::make_unique<rules::alertmanager_sink>(o);
+  }
+}
+
+rules_runner::~rules_runner() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void rules_runner::rebuild(store::store& st) {
+  engine_.set_replaying(true);
+  std::size_t n = 0;
+  offset from = st.begin();
+  const offset end = st.durable_end();
+  while (from < end) {
+    auto r = st.read(from, end, 4096, [&](const store::record_view& v) {
+      engine_.on_event(v.off.value, v.log_time, *schema::GetEnvelope(v.envelope.data()), out_);
+      ++n;
+      return true;
+    });
+    if (!r || r.value() <= from) break;
+    from = r.value();
+  }
+  std::vector<std::vector<std::uint8_t>> diff;
+  engine_.set_replaying(false, &diff);
+  out_.clear();
+  for (auto& d : diff) {
+    if (sink_) sink_->submit(std::span<const std::uint8_t>(d));
+    out_.push_back(std::move(d));
+  }
+  spdlog::info("rules: replayed {} stored events; {} alert(s) firing; {} transition(s) to publish", n,
+               engine_.firing().size(), out_.size());
+  thread_ = std::thread([this] { run(); });
+}
+
+void rules_runner::feed(const store::record_view& v) {
+  item it;
+  it.offset = v.off.value;
+  it.log_time = v.log_time;
+  it.envelope.assign(v.envelope.begin(), v.envelope.end());
+  {
+    std::lock_guard lk(mu_);
+    queue_.push_back(std::move(it));
+  }
+  cv_.notify_one();
+}
+
+void rules_runner::tick(millis now) {
+  item it;
+  it.is_tick = true;
+  it.log_time = now;
+  {
+    std::lock_guard lk(mu_);
+    queue_.push_back(std::move(it));
+  }
+  cv_.notify_one();
+}
+
+void rules_runner::drain(std::vector<std::vector<std::uint8_t>>& out) {
+  std::lock_guard lk(mu_);
+  for (auto& o : out_) out.push_back(std::move(o));
+  out_.clear();
+}
+
+status rules_runner::reload() {
+  auto loaded = load(files_);
+  if (auto* err = std::get_if<std::string>(&loaded)) {
+    spdlog::error("rules reload refused, the running rules stay in force:\n{}", *err);
+    return status::config_error(*err);
+  }
+  std::lock_guard lk(mu_);
+  pending_rules_ = std::get<std::shared_ptr<const rules::rule_set>>(loaded);
+  cv_.notify_one();
+  return status::ok();
+}
+
+std::size_t rules_runner::backlog() const {
+  std::lock_guard lk(mu_);
+  return queue_.size();
+}
+
+rules::engine_stats rules_runner::stats() const { return engine_.stats(); }
+std::vector<rules::alert_view> rules_runner::firing() const { return engine_.firing(); }
+
+void rules_runner::run() {
+  std::vector<std::vector<std::uint8_t>> produced;
+  while (true) {
+    std::deque<item> batch;
+    std::shared_ptr<const rules::rule_set> next_rules;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return stop_ || !queue_.empty() || pending_rules_; });
+      if (stop_) return;
+      batch.swap(queue_);
+      next_rules.swap(pending_rules_);
+    }
+    if (next_rules) {
+      engine_.replace_rules(next_rules);
+      spdlog::info("rules reloaded from {} file(s)", files_.size());
+    }
+    for (auto& it : batch) {
+      try {
+        if (it.is_tick)
+          engine_.on_tick(it.log_time, produced);
+        else
+          engine_.on_event(it.offset, it.log_time, *schema::GetEnvelope(it.envelope.data()), produced);
+      } catch (const std::exception& e) {
+        spdlog::error("rules engine failed at offset {}: {}", it.offset, e.what());
+      }
+    }
+    if (produced.empty()) continue;
+    if (sink_)
+      for (const auto& p : produced) sink_->submit(std::span<const std::uint8_t>(p));
+    std::lock_guard lk(mu_);
+    for (auto& p : produced) out_.push_back(std::move(p));
+    produced.clear();
+  }
+}
+
+}  // namespace hub::hubd

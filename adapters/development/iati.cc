@@ -166,6 +166,8 @@ place place_of(const activity& a, std::string_view country, const pcode_table* p
   for (const auto& l : a.locations) {
     if (l.lat && l.lon) p.points.push_back(geo_point{*l.lat, *l.lon, l.exactness == "1"});
     if (p.place_name.empty()) p.place_name = l.name;
+    // A location named after the country itself is the whole country: no admin area.
+    if (!l.name.empty() && country_from_text(l.name) == std::string(country)) continue;
     bool done = false;
     if (pcodes) {
       for (const auto& ad : l.admin) {

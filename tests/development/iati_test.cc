@@ -11,6 +11,7 @@
 #include "adapters/sdk/event.h"
 #include "schemas/schema.h"
 #include "tests/development/import_helpers.h"
+#include "tests/support/temp_dir.h"
 
 using namespace hub;
 using hub::test::amount_in;
@@ -346,4 +347,61 @@ TEST_CASE("schema-shaped files with empty identifiers are read and each activity
     CHECK(r.issues_with("empty iati-identifier").size() == r.result.counts.read);
     CHECK_FALSE(r.issues_with("version \"xx\"").empty());
   }
+}
+
+TEST_CASE("locations are resolved to P-codes by code or by name, and the rest kept unresolved",
+          "[development][iati][geo]") {
+  test::temp_dir dir("iati-geo");
+  std::ofstream(dir / "geo.xml") << R"(<iati-activities version="2.03">
+ <iati-activity last-updated-datetime="2024-01-01T00:00:00">
+  <iati-identifier>XM-TEST-GEO-1</iati-identifier>
+  <activity-status code="2"/>
+  <recipient-country code="LB" percentage="100"/>
+  <location><name><narrative>Sour</narrative></name>
+   <point srsName="http://www.opengis.net/def/crs/EPSG/0/4326"><pos>33.27 35.20</pos></point>
+   <exactness code="1"/></location>
+  <location><name><narrative>Lebanon</narrative></name></location>
+  <location><name><narrative>Somewhere unknown</narrative></name></location>
+ </iati-activity>
+ <iati-activity last-updated-datetime="2024-01-01T00:00:00">
+  <iati-identifier>XM-TEST-GEO-2</iati-identifier>
+  <recipient-country code="SS"/>
+  <location><administrative vocabulary="99" level="1" code="SS01"/></location>
+ </iati-activity>
+</iati-activities>
+)";
+  auto r = import_with(adapters::iati::development_adapter(), dir / "geo.xml");
+  REQUIRE(r.result.refused.is_ok());
+  REQUIRE(r.envelopes.size() == 2);
+
+  const auto* lb = r.by_record("XM-TEST-GEO-1");
+  REQUIRE(lb != nullptr);
+  REQUIRE(lb->geo() != nullptr);
+  const auto* areas = lb->geo()->admin_areas();
+  REQUIRE(areas != nullptr);
+  // Sour (LB63) by name, preceded by its parent South (LB6); "Lebanon" is the whole
+  // country and adds no area; the unknown place is kept, unresolved.
+  REQUIRE(areas->size() == 3);
+  CHECK(areas->Get(0)->pcode()->str() == "LB6");
+  CHECK(areas->Get(0)->level() == 1);
+  CHECK(areas->Get(1)->pcode()->str() == "LB63");
+  CHECK(areas->Get(1)->level() == 2);
+  CHECK(areas->Get(1)->resolution() == schema::GeoResolution::name_match);
+  CHECK(areas->Get(2)->pcode() == nullptr);
+  CHECK(areas->Get(2)->name()->str() == "Somewhere unknown");
+  CHECK(areas->Get(2)->resolution() == schema::GeoResolution::unresolved);
+  REQUIRE(lb->geo()->points() != nullptr);
+  CHECK(lb->geo()->points()->Get(0)->lat() == Approx(33.27));
+  CHECK(lb->geo()->points()->Get(0)->exact());
+  CHECK(lb->geo()->place_name()->str() == "Sour");
+
+  const auto* ss = r.by_record("XM-TEST-GEO-2");
+  REQUIRE(ss != nullptr);
+  REQUIRE(ss->geo() != nullptr);
+  REQUIRE(ss->geo()->admin_areas() != nullptr);
+  CHECK(ss->geo()->admin_areas()->Get(0)->pcode()->str() == "SS01");
+  CHECK(ss->geo()->admin_areas()->Get(0)->resolution() == schema::GeoResolution::exact);
+  // No activity-status: imported, status unknown, with a warning on its line.
+  CHECK(programme(ss)->status() == schema::ActivityStatus::unknown);
+  CHECK(r.issues_with("no activity-status").size() == 1);
 }

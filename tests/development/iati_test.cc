@@ -405,3 +405,35 @@ TEST_CASE("locations are resolved to P-codes by code or by name, and the rest ke
   CHECK(programme(ss)->status() == schema::ActivityStatus::unknown);
   CHECK(r.issues_with("no activity-status").size() == 1);
 }
+
+TEST_CASE("revised budgets supersede original ones for the same period and totals are kept per currency",
+          "[development][iati][money]") {
+  adapters::iati::activity a;
+  auto line = [](std::string type, std::string start, std::string end, std::string currency, double v) {
+    adapters::iati::money_line m;
+    m.type = std::move(type);
+    m.period_start = std::move(start);
+    m.period_end = std::move(end);
+    m.currency = std::move(currency);
+    m.value = v;
+    return m;
+  };
+  a.budgets = {line("1", "2024-01-01", "2024-12-31", "USD", 100),
+               line("2", "2024-01-01", "2024-12-31", "USD", 150),  // revises the 2024 budget
+               line("1", "2025-01-01", "2025-12-31", "USD", 200),  // no revision: counts
+               line("1", "2024-01-01", "2024-12-31", "EUR", 70)};  // same period, revised in USD only
+  auto totals = adapters::iati::budget_totals(a);
+  CHECK(totals.size() == 1);
+  CHECK(totals["USD"] == Approx(350));
+  CHECK(totals.count("EUR") == 0);
+
+  a.transactions = {line("2", "2024-02-01", "", "USD", 10), line("2", "2024-03-01", "", "KRW", 1000),
+                    line("3", "2024-04-01", "", "USD", 4), line("4", "2024-05-01", "", "USD", 5),
+                    line("1", "2024-01-01", "", "USD", 99)};
+  auto commitments = adapters::iati::transaction_totals(a, {"2"});
+  CHECK(commitments["USD"] == Approx(10));
+  CHECK(commitments["KRW"] == Approx(1000));
+  auto spent = adapters::iati::transaction_totals(a, {"3", "4"});
+  CHECK(spent.size() == 1);
+  CHECK(spent["USD"] == Approx(9));
+}

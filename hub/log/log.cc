@@ -32,6 +32,8 @@ namespace fs = std::filesystem;
 
 constexpr std::int64_t no_time = std::numeric_limits<std::int64_t>::min();
 constexpr std::size_t read_window_bytes = 64 * 1024;
+// Sealed segments keep a descriptor open only while recently read; at most this many.
+constexpr std::size_t max_open_sealed = 64;
 
 struct index_entry {
   std::uint64_t off = 0;
@@ -286,7 +288,8 @@ class event_log final : public hub::store::store {
   }
 
   bool needs_sync() const override {
-    return opts_.fsync == fsync_policy::batch && durable_end_.load() < end_;
+    // After a failed fsync nothing can become durable; do not make the sync thread spin.
+    return opts_.fsync == fsync_policy::batch && !sync_failed_.load() && durable_end_.load() < end_;
   }
 
   offset durable_end() const override { return offset{durable_end_.load()}; }
@@ -304,6 +307,9 @@ class event_log final : public hub::store::store {
     std::size_t visited = 0;
     while (next < limit && visited < max_records) {
       segment& seg = segments_[si];
+      if (pos < seg.size && next < seg.end) {
+        if (auto s = ensure_open(si); !s) return s;
+      }
       if (pos >= seg.size || next >= seg.end) {
         if (si + 1 >= segments_.size()) break;
         ++si;
@@ -339,6 +345,10 @@ class event_log final : public hub::store::store {
     for (std::size_t si = 0; si < segments_.size(); ++si) {
       segment& seg = segments_[si];
       if (seg.end <= seg.base || seg.max_time < t) continue;
+      if (auto s = ensure_open(si); !s) {
+        spdlog::error("event log {}: {}", dir_.string(), s.message());
+        continue;
+      }
       // The last index entry whose preceding records are all older than t.
       auto it = std::partition_point(seg.index.begin(), seg.index.end(),
                                      [t](const index_entry& e) { return e.time_before < t; });
@@ -423,6 +433,7 @@ class event_log final : public hub::store::store {
                    f::segment_name(front.base), front.base, front.end, front.size, by_size ? "size" : "age");
       total_bytes_ -= front.size;
       reader_.invalidate();
+      std::erase(open_sealed_, front.base);
       segments_.pop_front();
       begin_ = segments_.front().base;
     }
@@ -446,6 +457,32 @@ class event_log final : public hub::store::store {
  private:
   static std::uint64_t resync_pos_of(const decoded& d) {
     return d.next_pos - f::frame_bytes - f::body_fixed_bytes - d.view.topic.size() - d.view.envelope.size();
+  }
+
+  // Opens the descriptor of segment si if it was closed, closing the least recently
+  // opened sealed segment beyond max_open_sealed (descriptors are a bounded resource;
+  // the sync thread keeps its own reference to a file it still has to sync).
+  status ensure_open(std::size_t si) {
+    segment& seg = segments_[si];
+    if (seg.data) return status::ok();
+    auto fl = fs_.open(dir_ / f::segment_name(seg.base), open_mode::read_only);
+    if (!fl) return prefix(fl.error(), "event log: cannot reopen a sealed segment: ");
+    seg.data = std::shared_ptr<file>(std::move(fl.value()));
+    note_open(seg.base);
+    return status::ok();
+  }
+
+  void note_open(std::uint64_t base) {
+    open_sealed_.push_back(base);
+    while (open_sealed_.size() > max_open_sealed) {
+      std::uint64_t victim = open_sealed_.front();
+      open_sealed_.pop_front();
+      std::size_t vi = segment_for(victim);
+      if (vi + 1 < segments_.size() && segments_[vi].base == victim) {
+        segments_[vi].data.reset();
+        reader_.invalidate();
+      }
+    }
   }
 
   std::size_t segment_for(std::uint64_t off) const {
@@ -504,6 +541,7 @@ class event_log final : public hub::store::store {
         ++corrupt_skipped_;
         seg.size = f::segment_header_bytes;
         if (!last) {
+          seg.data.reset();
           segments_.push_back(std::move(seg));
           return status::ok();
         }
@@ -513,6 +551,7 @@ class event_log final : public hub::store::store {
       file_size = f::segment_header_bytes;
     }
     if (!last && load_index(seg, file_size)) {
+      seg.data.reset();  // opened again when read
       segments_.push_back(std::move(seg));
       return status::ok();
     }
@@ -520,7 +559,10 @@ class event_log final : public hub::store::store {
     if (seg.size < file_size) {
       if (auto s = seg.data->truncate(seg.size); !s) return prefix(s, "event log: cannot cut the torn tail: ");
     }
-    if (!last) write_index(seg);
+    if (!last) {
+      write_index(seg);
+      seg.data.reset();  // opened again when read
+    }
     segments_.push_back(std::move(seg));
     return status::ok();
   }
@@ -660,6 +702,7 @@ class event_log final : public hub::store::store {
     std::lock_guard lk(mu_);
     unsynced_.push_back(sealed.data);
     active_file_ = segments_.back().data;
+    note_open(sealed.base);
     dir_dirty_ = true;
     return status::ok();
   }
@@ -768,6 +811,7 @@ class event_log final : public hub::store::store {
   window_reader reader_;
   read_hint hint_;
   std::set<std::pair<std::uint64_t, std::uint64_t>> reported_;
+  std::deque<std::uint64_t> open_sealed_;  // bases of sealed segments with an open descriptor, oldest first
   std::map<std::string, offset, std::less<>> consumers_;
 
   // Shared between the loop and the syncing thread. Lock order: sync_mu_, then mu_.

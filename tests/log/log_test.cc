@@ -389,3 +389,28 @@ TEST_CASE("a data directory that cannot be used is refused with a clear message"
     CHECK(r.error().code() == errc::invalid_argument);
   }
 }
+
+TEST_CASE("a log with many segments keeps a bounded number of files open", "[log]") {
+  hub::test::temp_dir dir("log");
+  auto count_fds = [] {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+    return n;
+  };
+  const std::size_t before = count_fds();
+  auto s = open_or_fail(dir / "data", small_segments());
+  for (std::uint64_t i = 0; i < 3000; i += 100) {
+    REQUIRE(append_range(*s, i, 100, 10));
+    REQUIRE(s->sync());  // as the hub's sync thread does; it releases rolled segments
+  }
+  REQUIRE(s->stats().segments > 100);
+  CHECK(count_fds() - before < 80);
+  s.reset();
+  s = open_or_fail(dir / "data", small_segments());
+  CHECK(count_fds() - before < 10);
+  auto all = read_all(*s);
+  REQUIRE(all.size() == 3000);
+  for (std::uint64_t i = 0; i < 3000; ++i) CHECK(is_record(all[i], i));
+  CHECK(count_fds() - before < 80);
+  CHECK(s->offset_at_time(1'700'000'000'000 + 5) == offset{1});
+}

@@ -90,6 +90,12 @@ status read_file(import_context& ctx, const activity_fn& on_activity) {
       ctx.warn(r.notes()[notes_seen].line, r.notes()[notes_seen].text);
   };
   pass_notes();
+  const std::string& enc = r.header().encoding;
+  const bool latin1 = enc == "iso-8859-1" || enc == "latin1" || enc == "latin-1" || enc == "windows-1252" ||
+                      enc == "cp1252" || enc == "iso-8859-15";
+  if (!enc.empty() && !latin1 && enc != "utf-8" && enc != "utf8" && enc != "us-ascii" && enc != "ascii")
+    return status::invalid_argument(ctx.file().string() + ": encoding \"" + enc +
+                                    "\" is not supported; save the file as UTF-8 and import it again");
   std::uint64_t last_progress = 0;
   while (auto text = r.next()) {
     ctx.record_read();
@@ -101,7 +107,18 @@ status read_file(import_context& ctx, const activity_fn& on_activity) {
       ctx.skip(text->line, text->problem);
       continue;
     }
-    auto parsed = parse_activity(text->xml, text->line);
+    std::string converted;
+    std::string_view xml = text->xml;
+    if (latin1) {
+      converted = latin1_to_utf8(xml);
+      xml = converted;
+    } else if (!is_utf8(xml)) {
+      ctx.skip(text->line, "the activity is not UTF-8 (the file declares " +
+                               (r.header().encoding.empty() ? std::string("no encoding") : r.header().encoding) +
+                               "); save the file as UTF-8 or declare encoding=\"ISO-8859-1\"");
+      continue;
+    }
+    auto parsed = parse_activity(xml, text->line);
     if (!parsed) {
       ctx.skip(text->line, parsed.error().message());
       continue;

@@ -1,6 +1,7 @@
 #include "adapters/development/iati_reader.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <utility>
 
@@ -193,6 +194,9 @@ reader::token reader::next_token() {
 status reader::read_prolog() {
   const std::string where = file_.string();
   fill();
+  if (buffer_.starts_with("\xFF\xFE") || buffer_.starts_with("\xFE\xFF"))
+    return status::invalid_argument(where + ": the file is UTF-16; IATI files are UTF-8: save it "
+                                            "as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8) and import it again");
   if (buffer_.starts_with("\xEF\xBB\xBF")) pos_ = 3;
   std::size_t first = pos_;
   while (first < buffer_.size() && is_space(buffer_[first])) ++first;
@@ -215,6 +219,14 @@ status reader::read_prolog() {
           "\"); expected an IATI activity file starting with <iati-activities version=\"2.0x\">");
     }
     if (t.kind == token_kind::comment || t.kind == token_kind::pi || t.kind == token_kind::doctype) {
+      std::string_view text = std::string_view(buffer_).substr(t.begin, t.end - t.begin);
+      if (t.kind == token_kind::pi && text.starts_with("<?xml"))
+        for (auto& [name, value] : attributes_of(text.substr(0, text.size() - 1)))
+          if (name == "encoding") {
+            header_.encoding = std::string(value);
+            for (char& c : header_.encoding)
+              c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          }
       advance(t.end);
       continue;
     }

@@ -32,6 +32,7 @@ struct file_header {
   bool version_supported = false;  // 2.01-2.03
   std::size_t line = 0;         // line of the root start tag
   std::string root_start_tag;   // the root start tag as written (namespace declarations)
+  std::string encoding;         // the XML declaration's encoding, lower case ("" if none)
 };
 
 // One activity cut from the file. `xml` stays valid until the next call to next().
@@ -51,7 +52,7 @@ struct file_note {
 class reader {
  public:
   // Opens the file and reads up to the root start tag. Refuses (invalid_argument, with
-  // what, where and what to do) a file that is not XML, whose root is not
+  // what, where and what to do) a file that is not XML or is UTF-16, whose root is not
   // <iati-activities>, or that declares IATI 1.0x or no version at all; not_found or
   // io_error when the file cannot be read. A version that is neither 1.0x nor 2.01-2.03
   // (e.g. "xx") is accepted with a note: its activities are mapped one by one and

@@ -190,3 +190,34 @@ TEST_CASE("a 100 MB file of 20,000 activities imports with memory well below its
   // The whole file never sits in memory: the peak grows by far less than its size.
   CHECK(after - before < static_cast<long>(size / 1024 / 4));
 }
+
+TEST_CASE("encodings: declared Latin-1 is converted, stray Latin-1 is reported, UTF-16 is refused",
+          "[development][reader][encoding]") {
+  test::temp_dir dir("iati-encoding");
+  const std::string body = " <iati-activity last-updated-datetime=\"2024-01-01T00:00:00\">\n"
+                           "  <iati-identifier>XX-1</iati-identifier>\n"
+                           "  <title><narrative>Choc\xF3 water</narrative></title>\n"
+                           "  <recipient-country code=\"CO\"/>\n"
+                           " </iati-activity>\n</iati-activities>\n";
+  write(dir / "latin1.xml", "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<iati-activities version=\"2.03\">\n" + body);
+  write(dir / "stray.xml", "<?xml version=\"1.0\"?>\n<iati-activities version=\"2.03\">\n" + body);
+  write(dir / "utf16.xml", std::string("\xFF\xFE<\0?\0x\0m\0l\0", 12));
+
+  auto latin1 = test::import_with(iati::development_adapter(), dir / "latin1.xml");
+  REQUIRE(latin1.result.refused.is_ok());
+  REQUIRE(latin1.envelopes.size() == 1);
+  const auto* e = latin1.by_record("XX-1");
+  REQUIRE(e != nullptr);
+  CHECK(e->payload_as_ProgrammeActivity()->title()->str() == "Choc\xC3\xB3 water");
+
+  auto stray = test::import_with(iati::development_adapter(), dir / "stray.xml");
+  REQUIRE(stray.result.refused.is_ok());
+  CHECK(stray.envelopes.empty());
+  auto bad = stray.issues_with("not UTF-8");
+  REQUIRE(bad.size() == 1);
+  CHECK(bad[0].line == 3);
+
+  auto utf16 = test::import_with(iati::development_adapter(), dir / "utf16.xml");
+  REQUIRE_FALSE(utf16.result.refused.is_ok());
+  CHECK(utf16.result.refused.message().find("UTF-16") != std::string::npos);
+}

@@ -51,6 +51,7 @@ TEST_CASE("acknowledged events survive 20 SIGKILLs of hubd exactly once and in o
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::uint64_t> acked;  // id -> offset (first ack)
   std::set<std::pair<std::uint64_t, std::uint64_t>> received;              // by the durable subscriber
   std::uint64_t received_total = 0;
+  std::size_t acked_under_kills = 0;  // acks before the last, quiet round
 
   auto make = [&](std::uint64_t n) {
     hub::test::envelope_spec spec;
@@ -103,6 +104,7 @@ TEST_CASE("acknowledged events survive 20 SIGKILLs of hubd exactly once and in o
       hub.restart();
     } else {
       // Last round: no kill; drain the spool and the subscription.
+      acked_under_kills = acked.size();
       for (int i = 0; i < 200; ++i) REQUIRE(pub.publish(make(next_n++)));
       REQUIRE(pub.flush(20s));
       CHECK(pub.stats().spooled == 0);
@@ -133,7 +135,7 @@ TEST_CASE("acknowledged events survive 20 SIGKILLs of hubd exactly once and in o
   CHECK(log.stats().corrupt_skipped == 0);
   INFO("published " << next_n - 1 << ", acknowledged " << acked.size() << ", in the log " << order.size()
                     << ", delivered " << received_total << " (" << received.size() << " distinct)");
-  REQUIRE(acked.size() > 1000);
+  REQUIRE(acked_under_kills > 50);  // the kills did hit a publisher at work
   std::size_t missing = 0;
   std::size_t twice = 0;
   for (const auto& [id, off] : acked) {
@@ -149,4 +151,7 @@ TEST_CASE("acknowledged events survive 20 SIGKILLs of hubd exactly once and in o
   for (const auto& [id, off] : acked)
     if (!received.contains(id)) ++not_delivered;
   CHECK(not_delivered == 0);
+  // The durable subscriber resumed from its commits, not from the start, after each
+  // restart: redeliveries stay below one uncommitted batch plus credit per kill.
+  CHECK(received_total - received.size() <= static_cast<std::uint64_t>(kills) * 1024);
 }

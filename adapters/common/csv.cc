@@ -28,23 +28,19 @@ struct csv_reader::parser {
   csv_row current;
   std::deque<csv_row> done;
   std::size_t feeding_line = 0;
-  bool in_row = false;
+  std::size_t row_start = 0;  // line the row being parsed began on; 0 between rows
 
   static void on_field(void* data, std::size_t len, void* self) {
     auto* me = static_cast<parser*>(self);
-    if (!me->in_row) {
-      me->in_row = true;
-      me->current.line = me->feeding_line;
-    }
     me->current.fields.emplace_back(data ? static_cast<const char*>(data) : "", data ? len : 0);
   }
   static void on_row(int, void* self) {
     auto* me = static_cast<parser*>(self);
-    if (!me->in_row) me->current.line = me->feeding_line;
+    me->current.line = me->row_start ? me->row_start : me->feeding_line;
     me->current.end_line = me->feeding_line;
     me->done.push_back(std::move(me->current));
     me->current = csv_row{};
-    me->in_row = false;
+    me->row_start = 0;
   }
 };
 
@@ -98,6 +94,9 @@ bool csv_reader::feed_line() {
     if (!converted_) first_converted_line_ = line_;
     converted_ = true;
   }
+  // A row starts on the first non-blank line fed after the previous row ended (libcsv
+  // skips blank lines; a quoted field may run over several lines).
+  if (parser_->row_start == 0 && !trim(line).empty()) parser_->row_start = line_;
   line.push_back('\n');
   parser_->feeding_line = line_;
   if (csv_parse(&parser_->p, line.data(), line.size(), parser::on_field, parser::on_row,

@@ -235,7 +235,12 @@ void map_transition(import_context& ctx, const record& r) {
   locate(ctx, r.line, f, p);
   read_strategy(ctx, r, f);
   read_classification(ctx, r, f);
+  // occurred_at is when the step was decided or reported (last_updated), else when it
+  // happened, else the planned date. A planned date far ahead would otherwise move the
+  // rules engine's event-time watermark into the future.
   f.occurred_at = planned->ms;
+  if (actual) f.occurred_at = actual->ms;
+  if (auto upd = parse_date(r.get({"last_updated", "updated"}))) f.occurred_at = upd->ms;
   f.period = {planned->ms, actual ? end_of(*actual) : 0, planned->precision};
   auto functions = split_list(r.get({"functions", "functions_handed_over"}), ';');
   auto receivers = split_list(r.get({"receiving_entities", "receivers"}), ';');

@@ -96,11 +96,26 @@ void feed::on_status(const std::string& status_json, millis now) {
     }
     j["adapters"] = std::move(list);
   }
-  if (!j.contains("alerts") || !j["alerts"].is_object()) {
+  if (!j.contains("alerts") || !j["alerts"].is_object() || !j["alerts"].contains("firing")) {
     status_snapshot tmp;
     for (const auto& [k, a] : alerts_) tmp.alerts_firing.push_back(a);
     j["alerts"] = json::parse(tmp.to_json())["alerts"];
+  } else if (!j["alerts"].contains("by_country_severity")) {
+    // The rules engine reports the firing list; the counts are derived here.
+    json by = json::object();
+    if (j["alerts"]["firing"].is_array()) {
+      for (const auto& a : j["alerts"]["firing"]) {
+        std::string country = a.value("country", std::string());
+        json& c = by[country.empty() ? std::string("unknown") : country];
+        if (c.is_null()) c = {{"info", 0}, {"warning", 0}, {"critical", 0}};
+        json& n = c[a.value("severity", std::string("info"))];
+        n = n.is_null() ? 1 : n.get<std::uint64_t>() + 1;
+      }
+    }
+    j["alerts"]["by_country_severity"] = std::move(by);
   }
+  if (!store_kind_.empty() && j.contains("store") && j["store"].is_object() && !j["store"].contains("kind"))
+    j["store"]["kind"] = store_kind_;
   slot_.publish(j.dump());
 
   // Metrics from the same figures.
@@ -108,9 +123,18 @@ void feed::on_status(const std::string& status_json, millis now) {
     metrics_.clients_connected.set(static_cast<double>(it->size()));
   if (auto it = j.find("subscriptions"); it != j.end() && it->is_array()) {
     metrics_.subscriptions.set(static_cast<double>(it->size()));
-    for (const auto& s : *it) {
-      std::string durable = s.value("durable", std::string());
-      if (!durable.empty()) metrics_.consumer_lag.with({durable}).set(static_cast<double>(u64(s, "lag")));
+    if (!j.contains("consumers")) {
+      for (const auto& s : *it) {
+        std::string durable = s.value("durable", std::string());
+        if (!durable.empty()) metrics_.consumer_lag.with({durable}).set(static_cast<double>(u64(s, "lag")));
+      }
+    }
+  }
+  // Durable consumers with a committed offset, connected or not.
+  if (auto it = j.find("consumers"); it != j.end() && it->is_array()) {
+    for (const auto& c : *it) {
+      std::string name = c.value("name", std::string());
+      if (!name.empty()) metrics_.consumer_lag.with({name}).set(static_cast<double>(u64(c, "lag")));
     }
   }
   if (auto it = j.find("store"); it != j.end() && it->is_object()) {
@@ -129,6 +153,7 @@ void feed::on_status(const std::string& status_json, millis now) {
   metrics_.mirror_dropped.advance_to(u64(counters, "mirror_dropped"));
   metrics_.credit_stalls.advance_to(u64(counters, "credit_stalls"));
   metrics_.rules_evaluated.advance_to(u64(counters, "rules_evaluated"));
+  if (auto it = j.find("rules"); it != j.end() && it->is_object()) metrics_.rules_evaluated.advance_to(u64(*it, "evaluated"));
   for (const char* family : {"naks", "errs"}) {
     auto it = counters.find(family);
     if (it == counters.end() || !it->is_object()) continue;

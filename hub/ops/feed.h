@@ -8,6 +8,7 @@
 //   auto http = hub::ops::http_server::start(cfg.http, hub::ops::make_handlers(metrics, health, slot));
 //   hooks.on_durable = [&](const hub::store::record_view& r, auto&) { feed.on_durable(r); };
 //   hooks.on_status = [&](const std::string& j) { feed.on_status(j, hub::now_millis()); };
+//   feed.set_store_kind(cfg.store.kind);
 //   health.set_rules_loaded(true);   // after the rules load (or when there are none)
 //
 // What it does: on_durable counts every stored event by entity and event type (and its
@@ -46,6 +47,10 @@ class feed {
   // and alerts, so nothing is counted twice).
   void set_broker_counts_events(bool yes) { broker_counts_events_ = yes; }
 
+  // The configured store kind ("embedded", "memory", ...), shown as store.kind when the
+  // broker's status does not carry it.
+  void set_store_kind(std::string kind) { store_kind_ = std::move(kind); }
+
  private:
   struct heartbeat {
     adapter_status status;
@@ -57,6 +62,7 @@ class feed {
   rate_meter rates_;
   std::map<std::string, heartbeat> adapters_;                         // by adapter name
   std::map<std::pair<std::string, std::string>, alert_status> alerts_;  // by (rule, key)
+  std::string store_kind_;
   bool broker_counts_events_ = false;
   bool warned_bad_status_ = false;
 };

@@ -16,7 +16,7 @@ const pcode_table& table() {
 }
 }  // namespace
 
-TEST_CASE("country codes convert between alpha-2, alpha-3, numeric and names", "[adapters][geo]") {
+TEST_CASE("country codes convert between alpha-2 and alpha-3 and numeric codes and names", "[adapters][geo]") {
   CHECK(alpha3_from_alpha2("lb") == "LBN");
   CHECK(alpha2_from_alpha3("ZMB") == "ZM");
   CHECK(alpha3_from_numeric(140) == "CAF");

@@ -24,7 +24,7 @@ const schema::Envelope* find(const test::imported& im, const std::string& org, c
 
 }  // namespace
 
-TEST_CASE("the first August row of the Lebanon 3W keeps its organisation, sector and P-codes", "[country_team][fixtures]") {
+TEST_CASE("the first August row of the Lebanon 3W keeps its organisation and sector and P-codes", "[country_team][fixtures]") {
   auto im = test::import_default(def(), test::fixture("hxl/lbn-3w-2024-08.csv"));
   REQUIRE(im.result.refused.is_ok());
   REQUIRE_FALSE(im.events.empty());
@@ -105,7 +105,7 @@ TEST_CASE("the 2014 legacy 3W is read through its underscore hashtags", "[countr
   CHECK_THAT(str(e->source_record_id()), Catch::Contains("|244|"));
 }
 
-TEST_CASE("every libhxl edge case is refused or imported with its remarks, never crashing", "[country_team][hxl]") {
+TEST_CASE("every libhxl edge case is refused or imported with its remarks and never crashes", "[country_team][hxl]") {
   SECTION("no hashtag row at all is refused") {
     auto im = test::import_default(def(), test::fixture("hxl/libhxl/input-untagged.csv"));
     REQUIRE_FALSE(im.result.refused.is_ok());

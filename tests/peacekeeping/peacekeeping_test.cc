@@ -63,7 +63,7 @@ TEST_CASE("the HXL-tagged UCDP file skips its hashtag row and resolves names wit
   CHECK(str(e->geo()->admin_areas()->Get(0)->name()) == "Barisāl Division");
 }
 
-TEST_CASE("peacekeeper fatalities are placed in the mission's host country, not the nationality", "[peacekeeping][fixtures][fatalities]") {
+TEST_CASE("peacekeeper fatalities are placed in the mission's host country and not the casualty's nationality", "[peacekeeping][fixtures][fatalities]") {
   auto im = test::import_default(def(), test::fixture("incidents/un-peacekeeping-fatalities-since-1948.csv"));
   REQUIRE(im.result.refused.is_ok());
   CHECK(im.result.used->kind == "psdata-fatalities");
@@ -120,7 +120,7 @@ TEST_CASE("ACLED rows are mapped by their column names with categories normalise
   CHECK_THAT(im.issues_text(), Catch::Contains("acled.csv:5: event_date \"not a date\" is not a date"));
 }
 
-TEST_CASE("mandate activities from CSV and JSON lines give the same events, bad rows reported by line", "[peacekeeping][mandate]") {
+TEST_CASE("mandate activities from CSV and JSON lines give the same events and bad rows are reported by line", "[peacekeeping][mandate]") {
   test::temp_dir dir("mandate");
   test::write_file(dir / "mandate.csv",
                    "activity_id,title,mission,country,mandate_area,component,status,sector_family,adm1,adm2,lat,lon,start,end,strategy_id,strategy_version,objective_id,gender_marker,classification\n"
@@ -167,7 +167,7 @@ TEST_CASE("mandate activities from CSV and JSON lines give the same events, bad 
   CHECK_THAT(jl.issues_text(), Catch::Contains("mandate.jsonl:2: not valid JSON"));
 }
 
-TEST_CASE("transition milestones keep their dates, functions and receiving entities", "[peacekeeping][transition]") {
+TEST_CASE("transition milestones keep their dates and functions and receiving entities", "[peacekeeping][transition]") {
   test::temp_dir dir("transition");
   test::write_file(dir / "transition.csv",
                    "milestone_id,kind,mission,country,adm1,adm2,planned_date,actual_date,functions,receiving_entities,status\n"

@@ -101,7 +101,7 @@ TEST_CASE("a broken strategy is reported with its line and others in the file st
   CHECK_THAT(im.issues_text(), Catch::Contains("strategy ALSO-BAD: objective id O1 appears twice"));
 }
 
-TEST_CASE("a file that is not YAML, or YAML that is not a strategy, is refused", "[strategy][errors]") {
+TEST_CASE("a file that is not YAML or YAML that is not a strategy is refused", "[strategy][errors]") {
   test::temp_dir dir("strategy");
   test::write_file(dir / "bad.yaml", "strategy_id: [unclosed\n");
   auto bad = test::import_default(def(), dir / "bad.yaml");
@@ -113,7 +113,7 @@ TEST_CASE("a file that is not YAML, or YAML that is not a strategy, is refused",
   CHECK_THAT(list.result.refused.message(), Catch::Contains("not a strategy"));
 }
 
-TEST_CASE("a changed strategy text is a new revision, the same text the same event id", "[strategy][dedup]") {
+TEST_CASE("a changed strategy text is a new revision and the same text keeps its event id", "[strategy][dedup]") {
   test::temp_dir dir("strategy");
   test::write_file(dir / "a.yaml", good_yaml);
   std::string changed = good_yaml;

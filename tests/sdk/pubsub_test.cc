@@ -297,3 +297,30 @@ TEST_CASE("a publisher fails over to the next hub and resends what was not ackno
   REQUIRE(kept.size() == 10);
   for (std::size_t i = 0; i < kept.size(); ++i) CHECK(id_of(kept[i].bytes) == before[i]);
 }
+
+TEST_CASE("a subscriber that loses its hub resumes after the last event it returned, on the next hub",
+          "[sdk][failover]") {
+  hub::test::hubd_process first;
+  hub::test::hubd_process second;
+  // The same events in the same order on both hubs, so their offsets agree.
+  std::vector<std::vector<std::uint8_t>> events;
+  for (int i = 0; i < 12; ++i) events.push_back(make_event(Entity::peacekeeping, "SSD", "F" + std::to_string(i)));
+  for (const auto* h : {&first, &second}) {
+    hub::sdk::publisher::options po;
+    po.connection = connect_to(h->endpoint());
+    hub::sdk::publisher pub(po);
+    for (const auto& e : events) REQUIRE(pub.publish(e));
+    REQUIRE(pub.flush(10s));
+  }
+  auto so = sub_options(first.endpoint(), ">", 4);
+  so.connection.endpoints.push_back(second.endpoint());
+  hub::sdk::subscriber sub(so);
+  auto head = read_n(sub, 5);
+  REQUIRE(head.size() == 5);
+  first.kill9();
+  auto rest = read_n(sub, 7, 15s);  // hub_timeout passes, then the second hub serves
+  REQUIRE(rest.size() == 7);
+  CHECK(rest.front().offset == head.back().offset + 1);
+  for (std::size_t i = 0; i < rest.size(); ++i) CHECK(id_of(rest[i].bytes) == id_of(events[i + 5]));
+  CHECK_FALSE(sub.next(300ms));
+}

@@ -79,6 +79,13 @@ bool topic_matches(std::string_view pattern, std::string_view topic) {
   }
 }
 
+CLI::App* add_command(CLI::App& app, const std::string& name, const std::string& summary,
+                      const std::string& details) {
+  auto* cmd = app.add_subcommand(name, summary);
+  cmd->footer(details);
+  return cmd;
+}
+
 CLI::Validator duration_validator() {
   return CLI::Validator(
       [](std::string& s) -> std::string {

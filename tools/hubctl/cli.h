@@ -48,6 +48,11 @@ std::optional<hub::sdk::start_position> parse_start(std::string_view text);
 // NATS-style match of a topic against a pattern (`*` one token, `>` the rest).
 bool topic_matches(std::string_view pattern, std::string_view topic);
 
+// Adds a subcommand: `summary` is its line in `hubctl --help`, `details` (examples)
+// shows in `hubctl NAME --help`.
+CLI::App* add_command(CLI::App& app, const std::string& name, const std::string& summary,
+                      const std::string& details);
+
 // A CLI11 validator for durations.
 CLI::Validator duration_validator();
 

@@ -135,8 +135,7 @@ int run_publish(const context& ctx, const publish_options& o) {
 
 void add_publish(CLI::App& app, context& ctx) {
   auto o = std::make_shared<publish_options>();
-  auto* cmd = app.add_subcommand("publish",
-                                 "Publish events written as JSON (field names of schemas/events.fbs).\n"
+  auto* cmd = add_command(app, "publish", "Publish events written as JSON (field names of schemas/events.fbs)",
                                  "Input: one JSON object per line, or one JSON array. Each event is checked\n"
                                  "first; if any is bad, nothing is published. Prints one line per ack:\n"
                                  "  acked offset 41 id 0190f3c2a1b27c3d8e4f5a6b7c8d9e0f\n"

@@ -14,8 +14,7 @@ void add_status(CLI::App& app, context& ctx) {
     std::string timeout = "3s";
   };
   auto o = std::make_shared<options>();
-  auto* cmd = app.add_subcommand("status",
-                                 "Show the hub's status (store, counters, clients, subscriptions) as JSON.\n\n"
+  auto* cmd = add_command(app, "status", "Show the hub's status (store, counters, clients, subscriptions) as JSON",
                                  "Examples:\n"
                                  "  hubctl status\n"
                                  "  hubctl status --json | jq .store.end");

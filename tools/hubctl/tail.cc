@@ -184,9 +184,9 @@ CLI::Validator pattern_validator() {
 
 void add_tail(CLI::App& app, context& ctx) {
   auto o = std::make_shared<tail_options>();
-  auto* cmd = app.add_subcommand("tail",
-                                 "Print events whose topic matches PATTERN as they arrive, one JSON object\n"
-                                 "per line (with offset and topic), until --count or --timeout or Ctrl-C.\n"
+  auto* cmd = add_command(app, "tail", "Print events whose topic matches PATTERN as they arrive",
+                                 "One JSON object per line (with offset and topic), until --count, --timeout\n"
+                                 "or Ctrl-C.\n"
                                  "Topics are <entity>.<country>.<event_type>; `*` matches one token, `>` the rest.\n\n"
                                  "Examples:\n"
                                  "  hubctl tail '>'\n"
@@ -216,9 +216,8 @@ void add_tail(CLI::App& app, context& ctx) {
 
 void add_replay(CLI::App& app, context& ctx) {
   auto o = std::make_shared<replay_options>();
-  auto* cmd = app.add_subcommand("replay",
-                                 "Print stored events from a start position to the end of the log (as it is\n"
-                                 "when replay starts), then exit. One JSON object per line.\n\n"
+  auto* cmd = add_command(app, "replay", "Print stored events from a start position to the end of the log, then exit",
+                                 "The end is where the log ends when replay starts. One JSON object per line.\n\n"
                                  "Examples:\n"
                                  "  hubctl replay --from earliest\n"
                                  "  hubctl replay --from offset:100 --to offset:200\n"

@@ -852,7 +852,7 @@ struct broker::impl {
     j["hub_name"] = opts.hub_name;
     j["version"] = "0.1.0";
     j["uptime_s"] = (now_millis() - started_at) / 1000;
-    j["store"] = {{"begin", st->begin().value},   {"end", st->end().value},
+    j["store"] = {{"kind", opts.store_kind},          {"begin", st->begin().value},   {"end", st->end().value},
                   {"durable_end", st->durable_end().value}, {"records", ss.records},
                   {"bytes", ss.bytes},             {"segments", ss.segments},
                   {"writable", ss.writable},       {"last_error", ss.last_error},

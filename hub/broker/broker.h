@@ -29,6 +29,7 @@ namespace hub::broker {
 
 struct broker_options {
   std::string hub_name = "hubd";
+  std::string store_kind = "memory";  // shown in the status: embedded, memory, jetstream
   std::string endpoint = "tcp://127.0.0.1:7460";
   std::string mirror_endpoint = "tcp://127.0.0.1:7461";  // empty: no mirror
   std::size_t dedup_window = 1'000'000;

@@ -92,18 +92,18 @@ int main(int argc, char** argv) {
   std::string alertmanager;
   bool print_config = false;
   app.add_option("--config", config_file, "YAML configuration file")->check(CLI::ExistingFile);
-  app.add_option("--endpoint", endpoint, "client socket, e.g. tcp://127.0.0.1:7460 (port * picks a free one)");
-  app.add_option("--mirror-endpoint", mirror_endpoint, "best-effort XPUB mirror; \"\" disables it");
-  app.add_option("--data-dir", data_dir, "directory of the event log");
-  app.add_option("--http", http, "host:port of the ops HTTP endpoint (metrics, health, status, dashboard)");
+  app.add_option("--endpoint", endpoint, "client socket, e.g. tcp://127.0.0.1:7460 (port * picks a free one)")->take_last();
+  app.add_option("--mirror-endpoint", mirror_endpoint, "best-effort XPUB mirror->take_last(); \"\" disables it");
+  app.add_option("--data-dir", data_dir, "directory of the event log")->take_last();
+  app.add_option("--http", http, "host:port of the ops HTTP endpoint (metrics, health, status, dashboard)")->take_last();
   app.add_option("--store", store_kind, "embedded (durable log, default), memory, or jetstream")
-      ->check(CLI::IsMember({"embedded", "memory", "jetstream"}));
+      ->check(CLI::IsMember({"embedded", "memory", "jetstream"}))->take_last();
   app.add_option("--fsync", fsync, "when the log is flushed to disk: batch (default), interval, never")
-      ->check(CLI::IsMember({"batch", "interval", "never"}));
+      ->check(CLI::IsMember({"batch", "interval", "never"}))->take_last();
   app.add_option("--rules", rules, "rule files (repeatable); overrides rules.files of the config");
-  app.add_option("--alertmanager", alertmanager, "send alerts to this Alertmanager, e.g. http://127.0.0.1:9093");
-  app.add_option("--log-format", log_format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--log-level", log_level, "trace, debug, info (default), warn, error");
+  app.add_option("--alertmanager", alertmanager, "send alerts to this Alertmanager, e.g. http://127.0.0.1:9093")->take_last();
+  app.add_option("--log-format", log_format, "text (default) or json")->check(CLI::IsMember({"text", "json"}))->take_last();
+  app.add_option("--log-level", log_level, "trace, debug, info (default), warn, error")->take_last();
   app.add_option("--ready-file", ready_file, "write the bound endpoints as JSON to this file once serving");
   app.add_flag("--print-config", print_config, "print the configuration in force and exit");
   CLI11_PARSE(app, argc, argv);
@@ -146,6 +146,7 @@ int main(int argc, char** argv) {
 
   hub::broker::broker_options bo;
   bo.hub_name = cfg.hub_name;
+  bo.store_kind = cfg.store.kind;
   bo.endpoint = cfg.endpoint;
   bo.mirror_endpoint = cfg.mirror_endpoint;
   bo.dedup_window = cfg.dedup_window;

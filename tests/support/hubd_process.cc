@@ -38,11 +38,13 @@ hubd_process::~hubd_process() {
   if (std::getenv("HUB_TEST_SHOW_LOGS") != nullptr) std::fprintf(stderr, "--- hubd log ---\n%s", log().c_str());
 }
 
-void hubd_process::start() {
+void hubd_process::start(bool same_ports) {
   std::filesystem::remove(ready_file_);
+  std::string ep = same_ports && !endpoint_.empty() ? endpoint_ : "tcp://127.0.0.1:*";
+  std::string mirror = same_ports && !mirror_.empty() ? mirror_ : "tcp://127.0.0.1:*";
   std::vector<std::string> args = {HUBD_PATH,
-                                   "--endpoint", "tcp://127.0.0.1:*",
-                                   "--mirror-endpoint", "tcp://127.0.0.1:*",
+                                   "--endpoint", ep,
+                                   "--mirror-endpoint", mirror,
                                    "--data-dir", data_dir_.string(),
                                    "--ready-file", ready_file_.string()};
   if (opts_.http) {
@@ -119,9 +121,9 @@ void hubd_process::kill9() {
   pid_ = -1;
 }
 
-void hubd_process::restart() {
+void hubd_process::restart(bool same_ports) {
   if (pid_ > 0) stop();
-  start();
+  start(same_ports);
 }
 
 std::string hubd_process::log() const {

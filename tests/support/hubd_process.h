@@ -47,13 +47,14 @@ class hubd_process {
   // SIGKILL, as a crash would.
   void kill9();
   // Starts again with the same options and data dir (after stop() or kill9()). The
-  // ports are chosen afresh.
-  void restart();
+  // ports are chosen afresh, or with same_ports the previous ones are bound again (as
+  // a hub restarted by its supervisor would be), so connected clients reconnect.
+  void restart(bool same_ports = false);
   // The hub's log so far (stdout and stderr).
   [[nodiscard]] std::string log() const;
 
  private:
-  void start();
+  void start(bool same_ports = false);
   hubd_options opts_;
   std::unique_ptr<temp_dir> own_dir_;
   std::filesystem::path data_dir_;

@@ -167,3 +167,87 @@ TEST_CASE("hubctl refuses bad options with a message", "[hubctl]") {
   CHECK(h.exit_code == 0);
   CHECK_THAT(h.out, Catch::Contains("Examples"));
 }
+
+TEST_CASE("hubctl alerts shows a firing alert and who took it", "[hubctl][alerts]") {
+  hub::test::hubd_process hub({.extra_args = {"--store", "memory", "--rules",
+                                              std::string(HUB_SOURCE_DIR) + "/deploy/rules/a4p.yaml"}});
+  hub::test::temp_dir dir("hubctl-alerts");
+  // An active mission activity with no gender marker: R6 (gender perspective missing).
+  std::ofstream(dir / "a.jsonl")
+      << R"({"source_system":"unmiss-plans","entity":"peacekeeping","country":"SSD","occurred_at":"2025-02-01",)"
+      << R"("source_record_id":"MA-9","payload_type":"mandate_activity",)"
+      << R"("payload":{"activity_id":"MA-9","title":"Patrols","mandate_area":"poc","status":"active"}})" << "\n";
+  REQUIRE(hubctl(dir, {"--hub", hub.endpoint(), "publish", (dir / "a.jsonl").string()}).exit_code == 0);
+  nlohmann::json alert;
+  REQUIRE(hub::test::wait_for([&] {
+    auto r = hubctl(dir, {"--hub", hub.endpoint(), "alerts", "--json"});
+    for (const auto& l : lines_of(r.out)) {
+      auto j = nlohmann::json::parse(l);
+      if (j["rule"] == "R6") alert = j;
+    }
+    return !alert.is_null();
+  }, std::chrono::seconds(20)));
+  CHECK(alert["status"] == "firing");
+  CHECK(alert["severity"] == "warning");
+  CHECK(alert["country"] == "SSD");
+  CHECK_FALSE(alert["closing_action"].get<std::string>().empty());
+  CHECK_FALSE(alert["evidence"].empty());
+
+  auto table = hubctl(dir, {"--hub", hub.endpoint(), "alerts", "--country", "SSD"});
+  CHECK_THAT(table.out, Catch::Contains("R6") && Catch::Contains("SEVERITY"));
+  auto other = hubctl(dir, {"--hub", hub.endpoint(), "alerts", "--country", "CAF"});
+  CHECK_THAT(other.out, Catch::Contains("no alert firing in CAF"));
+
+  auto ack = hubctl(dir, {"--hub", hub.endpoint(), "alerts", "ack", alert["alert_id"].get<std::string>(), "--by",
+                          "RCO Juba", "--note", "gender adviser assigned"});
+  REQUIRE(ack.exit_code == 0);
+  CHECK(hub::test::wait_for([&] {
+    auto r = hubctl(dir, {"--hub", hub.endpoint(), "alerts", "--json"});
+    for (const auto& l : lines_of(r.out)) {
+      auto j = nlohmann::json::parse(l);
+      if (j["alert_id"] == alert["alert_id"] && j["acknowledged_by"] == "RCO Juba") return true;
+    }
+    return false;
+  }, std::chrono::seconds(20)));
+  auto bad = hubctl(dir, {"--hub", hub.endpoint(), "alerts", "ack", "no-such-alert", "--by", "x"});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("no firing alert"));
+}
+
+TEST_CASE("hubctl rules check names the file and line of an error", "[hubctl][rules]") {
+  hub::test::temp_dir dir("hubctl-rules");
+  auto good = hubctl(dir, {"rules", "check", std::string(HUB_SOURCE_DIR) + "/deploy/rules/a4p.yaml"});
+  CHECK(good.exit_code == 0);
+  CHECK_THAT(good.out, Catch::Contains("R1"));
+  std::ofstream(dir / "bad.yaml") << "groups:\n  - name: g\n    rules:\n      - id: X1\n        kind: condition\n"
+                                     "        on: {event_types: [no_such_type]}\n";
+  auto bad = hubctl(dir, {"rules", "check", (dir / "bad.yaml").string()});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.out + bad.err, Catch::Contains("bad.yaml:"));
+}
+
+TEST_CASE("hubctl keys generate writes keys an ACL can use, and acl check validates it", "[hubctl][keys]") {
+  hub::test::temp_dir dir("hubctl-keys");
+  auto gen = hubctl(dir, {"keys", "generate", (dir / "unmiss").string(), "--signing"});
+  REQUIRE(gen.exit_code == 0);
+  auto mode = std::filesystem::status(dir / "unmiss.key").permissions();
+  CHECK((mode & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) ==
+        std::filesystem::perms::none);
+  CHECK(std::filesystem::exists(dir / "unmiss.sign.key"));
+  auto again = hubctl(dir, {"keys", "generate", (dir / "unmiss").string()});
+  CHECK(again.exit_code == 2);  // never overwrites
+  std::string pub = slurp(dir / "unmiss.pub");
+  pub.erase(pub.find_last_not_of("\n") + 1);
+  std::string sign = slurp(dir / "unmiss.sign.pub");
+  sign.erase(sign.find_last_not_of("\n") + 1);
+  std::ofstream(dir / "acl.yaml") << "identities:\n  - name: unmiss-adapter\n    public_key: \"" << pub
+                                  << "\"\n    entities: [peacekeeping]\n    signing_key: \"" << sign
+                                  << "\"\n    require_signature: true\n";
+  auto ok = hubctl(dir, {"acl", "check", (dir / "acl.yaml").string()});
+  CHECK(ok.exit_code == 0);
+  CHECK_THAT(ok.out, Catch::Contains("unmiss-adapter: publishes peacekeeping") && Catch::Contains("must sign"));
+  std::ofstream(dir / "bad.yaml") << "identities:\n  - name: x\n    public_key: nope\n";
+  auto bad = hubctl(dir, {"acl", "check", (dir / "bad.yaml").string()});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("bad.yaml:3"));
+}

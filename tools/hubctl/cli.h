@@ -38,6 +38,10 @@ void add_publish(CLI::App& app, context& ctx);
 void add_tail(CLI::App& app, context& ctx);
 void add_replay(CLI::App& app, context& ctx);
 void add_status(CLI::App& app, context& ctx);
+void add_alerts(CLI::App& app, context& ctx);
+void add_rules(CLI::App& app, context& ctx);
+void add_keys(CLI::App& app, context& ctx);
+void add_acl(CLI::App& app, context& ctx);
 
 // "250ms", "10s", "2m", "1h", or a bare number of seconds; nullopt if not a duration.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);

@@ -16,6 +16,10 @@ const std::vector<void (*)(CLI::App&, hubctl::context&)>& command_table() {
       hubctl::add_tail,
       hubctl::add_replay,
       hubctl::add_status,
+      hubctl::add_alerts,
+      hubctl::add_rules,
+      hubctl::add_keys,
+      hubctl::add_acl,
   };
   return table;
 }

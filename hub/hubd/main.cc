@@ -15,6 +15,10 @@
 #include "hub/config/config.h"
 #include "hub/hubd/logging.h"
 #include "hub/hubd/rules_runner.h"
+#include "hub/ops/feed.h"
+#include "hub/ops/http_server.h"
+#include "hub/ops/metrics.h"
+#include "hub/ops/status_snapshot.h"
 #include "hub/security/security.h"
 #include "hub/store/memory_store.h"
 #if HUB_HAVE_LOG
@@ -182,14 +186,37 @@ int main(int argc, char** argv) {
                  cfg.alertmanager_url.empty() ? "" : "; alerts go to " + cfg.alertmanager_url);
   }
 
+  // Ops: metrics, health and the status document, served over HTTP off the loop.
+  hub::ops::hub_metrics metrics;
+  hub::ops::health health;
+  hub::ops::status_slot slot;
+  hub::ops::feed ops_feed(metrics, health, slot);
+  ops_feed.set_store_kind(cfg.store.kind);
+  health.set_rules_loaded(true);
+  std::unique_ptr<hub::ops::http_server> http_server;
+  if (!cfg.http.empty()) {
+    auto h = hub::ops::http_server::start(cfg.http, hub::ops::make_handlers(metrics, health, slot));
+    if (!h) {
+      spdlog::critical("ops HTTP endpoint: {}", h.error().message());
+      return 1;
+    }
+    http_server = std::move(h.value());
+    spdlog::info("ops endpoint on http://{} (/metrics, /healthz, /readyz, /api/status, dashboard at /)",
+                 http_server->address());
+  }
+
   hub::broker::broker_hooks hooks;
   hub::broker::broker* self = nullptr;
-  if (rules_engine) {
-    auto* re = rules_engine.get();
-    hooks.on_durable = [re](const hub::store::record_view& v, std::vector<std::vector<std::uint8_t>>& out) {
+  auto* re = rules_engine.get();
+  hooks.on_durable = [re, &ops_feed](const hub::store::record_view& v, std::vector<std::vector<std::uint8_t>>& out) {
+    ops_feed.on_durable(v);
+    if (re != nullptr) {
       re->feed(v);
       re->drain(out);
-    };
+    }
+  };
+  hooks.on_status = [&ops_feed](const std::string& j) { ops_feed.on_status(j, hub::now_millis()); };
+  if (re != nullptr) {
     hooks.on_tick = [re](hub::millis now, std::vector<std::vector<std::uint8_t>>& out) {
       re->tick(now);
       re->drain(out);
@@ -238,8 +265,11 @@ int main(int argc, char** argv) {
   sigaction(SIGHUP, &hup, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  if (!ready_file.empty()) write_ready_file(ready_file, broker, "");
+  health.set_accepting(true);
+  if (!ready_file.empty()) write_ready_file(ready_file, broker, http_server ? http_server->address() : "");
   broker.run();
   g_broker = nullptr;
+  health.set_accepting(false, "shutting down");
+  if (http_server) http_server->stop();
   return 0;
 }

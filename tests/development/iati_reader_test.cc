@@ -15,6 +15,12 @@
 using namespace hub;
 namespace iati = hub::adapters::iati;
 
+#if defined(__SANITIZE_ADDRESS__)
+// ASan keeps freed blocks in a quarantine (256 MB by default), which would make every
+// process look as if it held that much; a small one keeps the memory bound meaningful.
+extern "C" const char* __asan_default_options() { return "quarantine_size_mb=8"; }
+#endif
+
 namespace {
 
 void write(const std::filesystem::path& p, const std::string& text) {

@@ -38,6 +38,7 @@ struct imported {
   }
 };
 
+// `def` must outlive the result: result.used points into it.
 inline imported import_with(const adapters::adapter_definition& def, const std::filesystem::path& file,
                             const std::string& country = {}) {
   imported out;

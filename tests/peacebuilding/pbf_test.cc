@@ -78,7 +78,8 @@ TEST_CASE("funding by the Peacebuilding Fund is recognised by code, by name and 
 
 TEST_CASE("a DPPA-PBFPROJECTS CSV maps gender marker, GEWE share, areas and window",
           "[peacebuilding][csv]") {
-  auto r = import_with(pbf::peacebuilding_adapter(), sample_csv());
+  const auto def = pbf::peacebuilding_adapter();  // outlives r: r.result.used points into it
+  auto r = import_with(def, sample_csv());
   REQUIRE(r.result.refused.is_ok());
   REQUIRE(r.result.used != nullptr);
   CHECK(r.result.used->kind == "pbf-csv");

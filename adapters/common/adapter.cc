@@ -561,7 +561,8 @@ int run_watch(runner& run, const options& o, const adapter_definition& def) {
         rc = 3;
       }
     }
-    if (changed_state && !save_state(state, imported))
+    // A dry run publishes nothing, so it must not mark files as imported.
+    if (changed_state && !o.dry_run && !save_state(state, imported))
       std::fprintf(stderr, "watch: cannot write the state file %s; files may be read again after a restart\n",
                    state.string().c_str());
     if (o.once) break;

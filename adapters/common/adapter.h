@@ -18,7 +18,7 @@
 //   --classification LEVEL     overrides the adapter's default classification
 //   --pcodes FILE              P-code table (default: $HUB_PCODES or the shipped subset)
 //   --encoding utf8|latin1     latin1: convert non-UTF-8 lines instead of refusing
-//   --state FILE --poll-interval MS --once      watch mode
+//   --state FILE --poll-interval MS --once      watch mode (a dry run never writes the state)
 //   --heartbeat-interval MS    AdapterHeartbeat period (entity hub)
 //   --server-key FILE --client-key FILE         CURVE keys (placeholder until issue 7)
 //   --progress auto|bar|lines|none              progress on stderr

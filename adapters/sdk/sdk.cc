@@ -245,7 +245,6 @@ struct publisher::impl {
   std::deque<pending> backlog;                  // waiting to be sent, oldest first
   std::map<std::uint64_t, pending> in_flight;   // sent, by seq
   std::uint64_t next_seq = 1;
-  std::optional<std::uint64_t> max_offset;
   std::chrono::milliseconds backoff{0};
   publisher_stats stats;
   std::function<void(const schema::Id128&, std::uint64_t, bool)> acked_cb;
@@ -309,15 +308,20 @@ struct publisher::impl {
 
   void handle(frames& m) {
     auto cmd = text_of(m[0]);
-    if (cmd == wire::rep_ack && m.size() == 2) {
+    if (cmd == wire::rep_ack && (m.size() == 2 || m.size() == 3)) {
       auto b = bytes_of(m[1]);
+      // The optional third frame lists the seqs that were resends of stored events.
+      std::vector<std::uint64_t> dup_seqs;
+      if (m.size() == 3) {
+        auto d = bytes_of(m[2]);
+        for (std::size_t i = 0; i + 8 <= d.size(); i += 8) dup_seqs.push_back(wire::get_u64(d.data() + i));
+      }
       for (std::size_t i = 0; i + 16 <= b.size(); i += 16) {
         std::uint64_t seq = wire::get_u64(b.data() + i);
         std::uint64_t off = wire::get_u64(b.data() + i + 8);
         auto it = in_flight.find(seq);
         if (it == in_flight.end()) continue;  // an answer to a PUB sent before a reset
-        bool duplicate = max_offset && off <= *max_offset;
-        if (!max_offset || off > *max_offset) max_offset = off;
+        bool duplicate = std::find(dup_seqs.begin(), dup_seqs.end(), seq) != dup_seqs.end();
         ++stats.acked;
         if (duplicate) ++stats.duplicates;
         pending p = std::move(it->second);

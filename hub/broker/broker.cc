@@ -68,6 +68,7 @@ struct broker::impl {
     std::map<std::uint64_t, std::uint64_t> subs;   // sub-id -> handle
     std::deque<std::vector<std::string>> outbox;   // replies a full pipe refused, in order
     std::string ack_entries;                        // ACK entries gathered this turn
+    std::string ack_duplicates;                     // seqs among them that were resends
   };
 
   // A PUB accepted this turn, waiting for the store.
@@ -86,6 +87,8 @@ struct broker::impl {
     std::string identity;
     std::uint64_t seq;
     offset off;
+    bool duplicate = false;  // a resend of an event stored before
+    std::chrono::steady_clock::time_point received{};
   };
 
   broker_options opts;
@@ -123,6 +126,7 @@ struct broker::impl {
   std::vector<std::uint64_t> match_buf;
   std::vector<zmq::message_t> frames;
   std::vector<frame> frame_views;
+  std::chrono::steady_clock::time_point turn_started;  // when this turn's messages were read
   std::vector<std::string> gone;  // clients found unreachable this turn
   std::size_t mirror_index = 0, zap_index = 0;
 
@@ -609,7 +613,7 @@ struct broker::impl {
       counters.duplicates++;
       spdlog::debug("event {} from {} is a resend of offset {}", schema::id_to_hex(id), client_label(identity),
                     prev->value);
-      if (!identity.empty()) acks.push_back({identity, seq, *prev});
+      if (!identity.empty()) acks.push_back({identity, seq, *prev, true, turn_started});
       return;
     }
     pending_pub p;
@@ -658,7 +662,7 @@ struct broker::impl {
     for (auto& p : batch) {
       counters.events_in++;
       counters.bytes_in += p.own.empty() ? p.envelope.size() : p.own.size();
-      if (!p.identity.empty()) acks.push_back({p.identity, p.seq, p.off});
+      if (!p.identity.empty()) acks.push_back({p.identity, p.seq, p.off, false, turn_started});
     }
     batch.clear();
   }
@@ -675,6 +679,12 @@ struct broker::impl {
     while (sync_sock.recv(m, zmq::recv_flags::dontwait)) {
       sync_in_flight = false;
       auto v = view(m);
+      if (v.substr(0, 3) == "ok " && hooks.on_sync) {
+        try {
+          hooks.on_sync(std::stod(std::string(v.substr(3))) / 1e6);
+        } catch (const std::exception&) {
+        }
+      }
       if (v.substr(0, 3) == "err") {
         spdlog::error("store sync failed: {}; acknowledgements wait until it succeeds", v.substr(4));
         sync_retry_at = now_millis() + 100;
@@ -687,22 +697,29 @@ struct broker::impl {
     offset d = st->durable_end();
     // ACKs: one message per client, entries for every PUB now durable (including
     // resends of events stored long ago, even when nothing new became durable).
+    const auto ack_time = std::chrono::steady_clock::now();
     while (!acks.empty() && acks.front().off < d) {
       auto& a = acks.front();
+      if (hooks.on_ack_latency) hooks.on_ack_latency(std::chrono::duration<double>(ack_time - a.received).count());
       auto it = clients.find(a.identity);
       if (it != clients.end()) {
         char buf[16];
         wire::put_u64(reinterpret_cast<std::uint8_t*>(buf), a.seq);
         wire::put_u64(reinterpret_cast<std::uint8_t*>(buf + 8), a.off.value);
         it->second.ack_entries.append(buf, 16);
+        if (a.duplicate) it->second.ack_duplicates.append(buf, 8);
       }
       acks.pop_front();
     }
     for (auto& [id, c] : clients) {
       if (c.ack_entries.empty()) continue;
-      std::string entries;
+      std::string entries, dups;
       entries.swap(c.ack_entries);
-      reply(id, wire::rep_ack, entries);
+      dups.swap(c.ack_duplicates);
+      if (dups.empty())
+        reply(id, wire::rep_ack, entries);
+      else
+        reply(id, wire::rep_ack, entries, dups);
     }
     if (d <= last_durable) return;
     offset from = last_durable;
@@ -773,6 +790,7 @@ struct broker::impl {
     if (!ok) return false;
     s.credit--;
     counters.events_out++;
+    if (hooks.on_delivered) hooks.on_delivered(v);
     counters.bytes_out += v.envelope.size();
     return true;
   }
@@ -960,6 +978,7 @@ struct broker::impl {
 
   void turn(std::vector<zmq::pollitem_t>& items) {
     millis now = now_millis();
+    turn_started = std::chrono::steady_clock::now();
     try {
       if (items[1].revents & ZMQ_POLLIN) handle_sync_reply();
       if (mirror && (items[mirror_index].revents & ZMQ_POLLIN)) {

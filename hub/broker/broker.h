@@ -59,6 +59,11 @@ struct broker_hooks {
   std::function<void()> on_reload;
   // Adds sections to the status JSON: returns a JSON object whose members are merged in.
   std::function<std::string()> extra_status;
+  // Measurements for metrics (loop thread): an event delivered (EVT sent), the time from
+  // a PUB's arrival to its ACK, the duration of one sync (group commit).
+  std::function<void(const store::record_view&)> on_delivered;
+  std::function<void(double seconds)> on_ack_latency;
+  std::function<void(double seconds)> on_sync;
 };
 
 struct broker_counters {

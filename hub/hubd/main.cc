@@ -216,6 +216,12 @@ int main(int argc, char** argv) {
     }
   };
   hooks.on_status = [&ops_feed](const std::string& j) { ops_feed.on_status(j, hub::now_millis()); };
+  hooks.on_delivered = [&metrics](const hub::store::record_view& v) {
+    const auto* e = hub::schema::GetEnvelope(v.envelope.data());
+    metrics.events_out_for(e->entity(), e->payload_type()).inc();
+  };
+  hooks.on_ack_latency = [&metrics](double s) { metrics.publish_ack_seconds.observe(s); };
+  hooks.on_sync = [&metrics](double s) { metrics.fsync_seconds.observe(s); };
   if (re != nullptr) {
     hooks.on_tick = [re](hub::millis now, std::vector<std::vector<std::uint8_t>>& out) {
       re->tick(now);

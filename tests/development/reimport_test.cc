@@ -106,7 +106,7 @@ TEST_CASE("re-importing the IATI subset into a real hub publishes no duplicates"
 }
 
 TEST_CASE("a second import of the same IATI file reports every event as a duplicate",
-          "[development][hub][!mayfail]") {
+          "[development][hub]") {
   const auto file = test::fixture("iati/iati-activities-covid19-2021-dportal-subset.xml");
   const auto expected = test::import_with(adapters::iati::development_adapter(), file).envelopes.size();
   check_twice(DEVELOPMENT_ADAPTER, file, expected, "development.>", true);

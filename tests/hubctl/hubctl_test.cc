@@ -251,3 +251,19 @@ TEST_CASE("hubctl keys generate writes keys an ACL can use, and acl check valida
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Catch::Contains("bad.yaml:3"));
 }
+
+TEST_CASE("hubctl top --once prints the hub's live figures from its ops endpoint", "[hubctl][ops]") {
+  hub::test::hubd_process hub({.extra_args = {"--store", "memory"}, .http = true});
+  hub::test::temp_dir dir("hubctl-top");
+  REQUIRE_FALSE(hub.http_address().empty());
+  std::ofstream(dir / "a.jsonl") << events_jsonl;
+  REQUIRE(hubctl(dir, {"--hub", hub.endpoint(), "publish", (dir / "a.jsonl").string()}).exit_code == 0);
+  run_result r;
+  CHECK(hub::test::wait_for([&] {
+    r = hubctl(dir, {"top", "--once", "--http", hub.http_address()});
+    return r.exit_code == 0 && r.out.find("stored 3 ") != std::string::npos;
+  }));
+  auto down = hubctl(dir, {"top", "--once", "--http", "127.0.0.1:1"});
+  CHECK(down.exit_code == 1);
+  CHECK_FALSE(down.err.empty());
+}

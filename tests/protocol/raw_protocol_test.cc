@@ -190,6 +190,10 @@ TEST_CASE("PUB is acknowledged with seq and offset, and a resent id gets the sto
   REQUIRE(b[0] == "ACK");
   CHECK(as_u64(b[1].substr(0, 8)) == 8);
   CHECK(as_u64(b[1].substr(8, 8)) == first);
+  // The resend is named in the ACK's duplicates frame; the first PUB was not.
+  CHECK(a.size() == 2);
+  REQUIRE(b.size() == 3);
+  CHECK(as_u64(b[2]) == 8);
 }
 
 TEST_CASE("SUB delivers EVT frames no further than the credit, and CREDIT grants more", "[protocol]") {

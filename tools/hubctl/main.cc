@@ -20,6 +20,7 @@ const std::vector<void (*)(CLI::App&, hubctl::context&)>& command_table() {
       hubctl::add_rules,
       hubctl::add_keys,
       hubctl::add_acl,
+      hubctl::add_top,
   };
   return table;
 }

@@ -30,7 +30,8 @@ void print_table_header() {
 
 void print_event(const hub::sdk::event& e, bool table) {
   if (!table) {
-    std::cout << hub::sdk::envelope_to_json(e.bytes, e.offset, e.topic) << "\n";
+    // One line per event, flushed, so that a pipe or a file sees each as it arrives.
+    std::cout << hub::sdk::envelope_to_json(e.bytes, e.offset, e.topic) << std::endl;
     return;
   }
   const auto* env = e.envelope();

@@ -129,7 +129,7 @@ std::map<std::uint64_t, std::uint64_t> publish_all(zmq::socket_t& pub, const std
   std::map<std::uint64_t, std::uint64_t> acked;
   while (acked.size() < envs.size()) {
     auto r = recv_reply(pub);
-    REQUIRE(r.size() == 2);
+    REQUIRE(r.size() >= 2);  // a third frame names resends
     REQUIRE(str(r[0]) == "ACK");
     for (std::size_t k = 0; k < r[1].size(); k += 16) {
       auto* p = static_cast<const std::uint8_t*>(r[1].data()) + k;
@@ -161,6 +161,7 @@ TEST_CASE("acknowledged events and the dedup window survive a restart of the emb
   // Resending every event after the restart stores nothing new: same offsets come back.
   auto again = publish_all(pub, envs);
   CHECK(again == first);
+  CHECK(hub.log().find("dedup window rebuilt from the log: 50 recent event ids") != std::string::npos);
   const std::string sub_id = hub::wire::u64_frame(1), pattern = ">", arg = hub::wire::u64_frame(0), durable,
                     credit = hub::wire::u64_frame(1000);
   std::array<zmq::const_buffer, 7> s = {zmq::buffer(hub::wire::cmd_sub), zmq::buffer(sub_id), zmq::buffer(pattern),

@@ -292,15 +292,43 @@ struct broker::impl {
     }
   }
 
+  // Client faults are logged at most `burst` times per reason and 10 s window; the rest
+  // are counted and summed up in one line when the window ends, so a misbehaving client
+  // cannot flood the log. Counters and NAK/ERR replies are never limited.
+  struct log_limit {
+    millis window_start = 0;
+    unsigned logged = 0;
+    std::uint64_t suppressed = 0;
+  };
+  std::array<log_limit, 64> limits{};
+  bool may_log(std::size_t key, std::string_view what) {
+    constexpr unsigned burst = 10;
+    auto& l = limits[key % limits.size()];
+    millis now = now_millis();
+    if (now - l.window_start >= 10'000) {
+      if (l.suppressed > 0)
+        spdlog::warn("{} more {} message(s) not logged in the last 10 s", l.suppressed, what);
+      l = {now, 0, 0};
+    }
+    if (l.logged < burst) {
+      ++l.logged;
+      return true;
+    }
+    ++l.suppressed;
+    return false;
+  }
+
   void nak(const std::string& identity, std::uint64_t seq, Reason r, const std::string& text) {
     counters.naks[static_cast<std::size_t>(r) % 32]++;
-    spdlog::warn("NAK to {}: seq {}: {} ({})", client_label(identity), seq, text, schema::reason_name(r));
+    if (may_log(static_cast<std::size_t>(r), fmt::format("NAK {}", schema::reason_name(r))))
+      spdlog::warn("NAK to {}: seq {}: {} ({})", client_label(identity), seq, text, schema::reason_name(r));
     reply(identity, wire::rep_nak, wire::u64_frame(seq), wire::u16_frame(static_cast<std::uint16_t>(r)), text);
   }
 
   void err(const std::string& identity, Reason r, const std::string& text, std::uint64_t ref = 0) {
     counters.errs[static_cast<std::size_t>(r) % 32]++;
-    spdlog::warn("ERR to {}: {} ({})", client_label(identity), text, schema::reason_name(r));
+    if (may_log(32 + static_cast<std::size_t>(r), fmt::format("ERR {}", schema::reason_name(r))))
+      spdlog::warn("ERR to {}: {} ({})", client_label(identity), text, schema::reason_name(r));
     reply(identity, wire::rep_err, wire::u16_frame(static_cast<std::uint16_t>(r)), text, wire::u64_frame(ref));
   }
 
@@ -595,15 +623,17 @@ struct broker::impl {
       std::string topic = schema::topic_of(*e);
       if (auto why = security::check_publish(*who, *e, topic)) {
         counters.acl_denied++;
-        nak(identity, seq, Reason::not_authorized, *why);
+        nak(identity, seq, Reason::not_authorized, fmt::format("event {}: {}", schema::id_to_hex(*e->id()), *why));
         return;
       }
       if (!signature.empty() || who->require_signature) {
         if (who->signing_key.empty() || !security::verify_signature(who->signing_key, data, signature)) {
           counters.acl_denied++;
           nak(identity, seq, Reason::bad_signature,
-              signature.empty() ? fmt::format("identity '{}' must sign its envelopes", who->name)
-                                : fmt::format("signature does not verify against the key registered for '{}'", who->name));
+              signature.empty()
+                  ? fmt::format("event {}: identity '{}' must sign its envelopes", schema::id_to_hex(*e->id()), who->name)
+                  : fmt::format("event {}: signature does not verify against the key registered for '{}'",
+                                schema::id_to_hex(*e->id()), who->name));
           return;
         }
       }
@@ -645,7 +675,8 @@ struct broker::impl {
       for (auto& p : batch) {
         dedup.erase(p.id);
         if (!p.identity.empty())
-          nak(p.identity, p.seq, Reason::store_unavailable, "the hub cannot store events now: " + r.message());
+          nak(p.identity, p.seq, Reason::store_unavailable,
+              fmt::format("event {}: the hub cannot store events now: {}", schema::id_to_hex(p.id), r.message()));
       }
       // Resends acked against offsets of the failed batch must be refused too.
       std::deque<pending_ack> keep;

@@ -7,6 +7,9 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include <catch2/catch.hpp>
 #include <zmq.hpp>
@@ -176,4 +179,37 @@ TEST_CASE("acknowledged events and the dedup window survive a restart of the emb
     CHECK(std::memcmp(e[4].data(), envs[i].data(), envs[i].size()) == 0);
   }
   CHECK(recv_reply(pub, 200).empty());
+}
+
+TEST_CASE("a flood of bad input is answered in full but logged at a bounded rate, as JSON lines", "[hubd][logs]") {
+  hub::test::hubd_process hub({.extra_args = {"--store", "memory", "--log-format", "json"}});
+  zmq::context_t ctx;
+  zmq::socket_t c(ctx, zmq::socket_type::dealer);
+  c.set(zmq::sockopt::linger, 0);
+  c.connect(hub.endpoint());
+  constexpr int n = 50;
+  for (int i = 1; i <= n; ++i) {
+    const std::string seq = hub::wire::u64_frame(static_cast<std::uint64_t>(i)), junk = "not an envelope";
+    std::array<zmq::const_buffer, 3> parts = {zmq::buffer(hub::wire::cmd_pub), zmq::buffer(seq), zmq::buffer(junk)};
+    zmq::send_multipart(c, parts);
+  }
+  for (int i = 0; i < n; ++i) {
+    auto r = recv_reply(c);
+    REQUIRE(r.size() == 4);
+    REQUIRE(str(r[0]) == "NAK");  // every PUB gets its answer
+  }
+  REQUIRE(hub.stop() == 0);
+  std::istringstream log(hub.log());
+  std::string line;
+  int nak_lines = 0, lines = 0;
+  while (std::getline(log, line)) {
+    if (line.empty()) continue;
+    ++lines;
+    auto j = nlohmann::json::parse(line);  // every line is one JSON object
+    CHECK(j.contains("time"));
+    CHECK(j.contains("level"));
+    if (j["msg"].get<std::string>().find("NAK to") != std::string::npos) ++nak_lines;
+  }
+  CHECK(lines > 0);
+  CHECK(nak_lines == 10);
 }

@@ -270,3 +270,18 @@ TEST_CASE("hubctl top --once prints the hub's live figures from its ops endpoint
   CHECK(down.exit_code == 1);
   CHECK_FALSE(down.err.empty());
 }
+
+TEST_CASE("hubctl log stats shows the log's offsets, size and durable end", "[hubctl][log]") {
+  hub::test::hubd_process hub({.extra_args = {"--store", "embedded"}});
+  hub::test::temp_dir dir("hubctl-log");
+  std::ofstream(dir / "a.jsonl") << events_jsonl;
+  REQUIRE(hubctl(dir, {"--hub", hub.endpoint(), "publish", (dir / "a.jsonl").string()}).exit_code == 0);
+  auto r = hubctl(dir, {"--hub", hub.endpoint(), "log", "stats"});
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("store        embedded"));
+  CHECK_THAT(r.out, Catch::Contains("offsets      0 .. 3 (durable up to 3)"));
+  auto j = hubctl(dir, {"--hub", hub.endpoint(), "log", "stats", "--json"});
+  auto doc = nlohmann::json::parse(j.out);
+  CHECK(doc["store"]["records"] == 3);
+  CHECK(doc["store"]["segments"].get<int>() >= 1);
+}

@@ -43,6 +43,7 @@ void add_rules(CLI::App& app, context& ctx);
 void add_keys(CLI::App& app, context& ctx);
 void add_acl(CLI::App& app, context& ctx);
 void add_top(CLI::App& app, context& ctx);
+void add_log(CLI::App& app, context& ctx);
 
 // "250ms", "10s", "2m", "1h", or a bare number of seconds; nullopt if not a duration.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);

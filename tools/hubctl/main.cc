@@ -21,6 +21,7 @@ const std::vector<void (*)(CLI::App&, hubctl::context&)>& command_table() {
       hubctl::add_keys,
       hubctl::add_acl,
       hubctl::add_top,
+      hubctl::add_log,
   };
   return table;
 }

@@ -261,7 +261,7 @@ struct options {
   bool once = false;
   int heartbeat_ms = 10000;
   int flush_timeout_ms = 30000;
-  std::string server_key, client_key;
+  std::string server_key, client_key, signing_key;
   std::string progress = "auto";
   std::vector<std::string> files;
   std::string dir;
@@ -290,20 +290,31 @@ class runner {
       po.connection.client_name = def_.name;
       if (!opts_.server_key.empty()) po.connection.curve_server_public_key = first_line_of(opts_.server_key);
       if (!opts_.client_key.empty()) {
-        std::ifstream in(opts_.client_key);
-        std::string l;
-        std::vector<std::string> keys;
-        while (std::getline(in, l)) {
-          auto t = trim(l);
-          if (t.empty() || t[0] == '#') continue;
-          auto sp = t.find_last_of(" =");
-          keys.emplace_back(trim(sp == std::string_view::npos ? t : t.substr(sp + 1)));
-        }
-        if (keys.size() >= 2) {
-          po.connection.curve_client_public_key = keys[0];
-          po.connection.curve_client_secret_key = keys[1];
+        // Either the secret key file that `hubctl keys generate BASE` writes (BASE.key,
+        // with BASE.pub beside it), or one file holding the public then the secret key.
+        std::filesystem::path key(opts_.client_key);
+        auto pub = key;
+        pub.replace_extension(".pub");
+        if (key.extension() == ".key" && std::filesystem::exists(pub)) {
+          po.connection.curve_client_public_key = first_line_of(pub.string());
+          po.connection.curve_client_secret_key = first_line_of(key.string());
+        } else {
+          std::ifstream in(opts_.client_key);
+          std::string l;
+          std::vector<std::string> keys;
+          while (std::getline(in, l)) {
+            auto t = trim(l);
+            if (t.empty() || t[0] == '#') continue;
+            auto sp = t.find_last_of(" =");
+            keys.emplace_back(trim(sp == std::string_view::npos ? t : t.substr(sp + 1)));
+          }
+          if (keys.size() >= 2) {
+            po.connection.curve_client_public_key = keys[0];
+            po.connection.curve_client_secret_key = keys[1];
+          }
         }
       }
+      if (!opts_.signing_key.empty()) po.signing_key_file = opts_.signing_key;
       if (!opts_.spool.empty()) po.spool_file = opts_.spool;
       // The log's end when we start: an ack with an older offset is for an event stored
       // before this run (a re-import). The SDK alone can tell that only for events it
@@ -592,7 +603,10 @@ int run_adapter(int argc, char** argv, const adapter_definition& def) {
   app.add_option("--flush-timeout", o.flush_timeout_ms, "ms to wait for the hub's acknowledgements")
       ->check(CLI::Range(100, 3600000));
   app.add_option("--server-key", o.server_key, "file with the hub's CURVE public key (Z85)");
-  app.add_option("--client-key", o.client_key, "file with this adapter's CURVE public and secret keys");
+  app.add_option("--client-key", o.client_key,
+                 "this adapter's CURVE secret key file (BASE.key from hubctl keys generate, BASE.pub beside it)");
+  app.add_option("--signing-key", o.signing_key,
+                 "this adapter's Ed25519 secret key file (BASE.sign.key): every event is signed");
   app.add_option("--progress", o.progress, "auto, bar, lines or none")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
   std::string kinds;

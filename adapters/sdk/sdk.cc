@@ -5,6 +5,11 @@
 #include <map>
 #include <string_view>
 
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -250,8 +255,32 @@ struct publisher::impl {
   std::function<void(const schema::Id128&, std::uint64_t, bool)> acked_cb;
   std::function<void(const schema::Id128&, schema::Reason, const std::string&)> refused_cb;
 
+  std::vector<std::uint8_t> signing_key;  // Ed25519 secret key, empty when not signing
+
+  void load_signing_key() {
+    const auto& path = opts.signing_key_file;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+      throw error(error_kind::bad_options, "signing key file " + path.string() + " does not exist");
+    if ((st.st_mode & 077) != 0)
+      throw error(error_kind::bad_options, "signing key file " + path.string() +
+                                               " must be readable by its owner alone (chmod 600)");
+    std::ifstream in(path);
+    std::string hex;
+    in >> hex;
+    signing_key.assign(crypto_sign_SECRETKEYBYTES, 0);
+    std::size_t len = 0;
+    if (sodium_init() < 0 ||
+        sodium_hex2bin(signing_key.data(), signing_key.size(), hex.data(), hex.size(), nullptr, &len, nullptr) != 0 ||
+        len != crypto_sign_SECRETKEYBYTES)
+      throw error(error_kind::bad_options, "signing key file " + path.string() +
+                                               " does not hold an Ed25519 secret key (128 hex digits)");
+    sodium_memzero(hex.data(), hex.size());
+  }
+
   explicit impl(options o) : opts(std::move(o)), conn(opts.connection) {
     if (opts.window == 0) throw error(error_kind::bad_options, "publisher window must be at least 1");
+    if (!opts.signing_key_file.empty()) load_signing_key();
     conn.on_reset = [this] { requeue_all(); };
     conn.on_message = [this](frames& m) { handle(m); };
     if (!opts.spool_file.empty()) {
@@ -277,7 +306,14 @@ struct publisher::impl {
 
   void send_one(std::uint64_t seq, const pending& p) {
     std::string_view env(reinterpret_cast<const char*>(p.bytes.data()), p.bytes.size());
-    conn.send({wire::cmd_pub, wire::u64_frame(seq), env});
+    if (signing_key.empty()) {
+      conn.send({wire::cmd_pub, wire::u64_frame(seq), env});
+      return;
+    }
+    unsigned char sig[crypto_sign_BYTES];
+    crypto_sign_detached(sig, nullptr, p.bytes.data(), p.bytes.size(), signing_key.data());
+    conn.send({wire::cmd_pub, wire::u64_frame(seq), env,
+               std::string_view(reinterpret_cast<const char*>(sig), sizeof sig)});
   }
 
   void pump() {

@@ -88,6 +88,11 @@ class publisher {
     // survive the adapter's restart and long outages.
     std::filesystem::path spool_file;
     std::uint64_t spool_max_bytes = 256ull << 20;      // refuse new events beyond this
+    // Provenance: an Ed25519 secret key file (hex, as `hubctl keys generate --signing`
+    // writes it; readable by its owner alone). Every PUB then carries a signature over
+    // the envelope bytes, which the hub checks against the key registered for this
+    // identity. Empty: envelopes are not signed.
+    std::filesystem::path signing_key_file;
   };
 
   explicit publisher(options opts);

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <random>
@@ -769,7 +770,21 @@ struct broker::impl {
     }
   }
 
-  void on_new_record(const store::record_view& v) {
+  // Stored records may sit at any byte position (the log packs them); FlatBuffers reads
+  // scalars in place and needs them aligned. A misaligned envelope is copied once into
+  // an aligned scratch buffer before anything reads it.
+  std::vector<std::uint64_t> align_buf;
+  store::record_view aligned(const store::record_view& v) {
+    if (reinterpret_cast<std::uintptr_t>(v.envelope.data()) % alignof(std::uint64_t) == 0) return v;
+    align_buf.resize((v.envelope.size() + 7) / 8);
+    std::memcpy(align_buf.data(), v.envelope.data(), v.envelope.size());
+    store::record_view c = v;
+    c.envelope = {reinterpret_cast<const std::uint8_t*>(align_buf.data()), v.envelope.size()};
+    return c;
+  }
+
+  void on_new_record(const store::record_view& stored) {
+    const store::record_view v = aligned(stored);
     bool mirror_ok = !opts.acl || schema::GetEnvelope(v.envelope.data())->classification() ==
                                       schema::Classification::public_;
     if (mirror && mirror_ok) {
@@ -843,8 +858,13 @@ struct broker::impl {
       if (s.credit == 0) continue;
       bool blocked = false;
       offset cursor = s.cursor;
-      auto r = st->read(s.cursor, last_durable, opts.delivery_burst, [&](const store::record_view& v) {
-        if (!topic::matches(s.pattern, v.topic) || !may_deliver(s, v)) {
+      auto r = st->read(s.cursor, last_durable, opts.delivery_burst, [&](const store::record_view& stored) {
+        if (!topic::matches(s.pattern, stored.topic)) {
+          cursor = stored.off.next();
+          return true;
+        }
+        const store::record_view v = aligned(stored);
+        if (!may_deliver(s, v)) {
           cursor = v.off.next();
           return true;
         }

@@ -1,5 +1,7 @@
 #include "hub/hubd/rules_runner.h"
 
+#include <cstring>
+
 #include <spdlog/spdlog.h>
 
 #include "schemas/schema.h"
@@ -50,11 +52,16 @@ rules_runner::~rules_runner() {
 void rules_runner::rebuild(store::store& st) {
   engine_.set_replaying(true);
   std::size_t n = 0;
+  std::vector<std::uint64_t> aligned;
   offset from = st.begin();
   const offset end = st.durable_end();
   while (from < end) {
     auto r = st.read(from, end, 4096, [&](const store::record_view& v) {
-      engine_.on_event(v.off.value, v.log_time, *schema::GetEnvelope(v.envelope.data()), out_);
+      // An aligned copy: the log packs records at any byte position.
+      aligned.resize((v.envelope.size() + 7) / 8);
+      std::memcpy(aligned.data(), v.envelope.data(), v.envelope.size());
+      engine_.on_event(v.off.value, v.log_time, *schema::GetEnvelope(reinterpret_cast<const std::uint8_t*>(aligned.data())),
+                       out_);
       ++n;
       return true;
     });

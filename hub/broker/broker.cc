@@ -609,6 +609,12 @@ struct broker::impl {
   // Verifies one envelope and adds it to this turn's batch (or acks it as a resend).
   void accept_pub(const std::string& identity, std::uint64_t seq, zmq::message_t msg, std::vector<std::uint8_t> own,
                   const security::identity* who = nullptr, std::span<const std::uint8_t> signature = {}) {
+    // ZeroMQ may hand over a frame at any byte position of its receive buffer, and
+    // FlatBuffers reads scalars in place: a misaligned envelope is copied once.
+    if (own.empty() && reinterpret_cast<std::uintptr_t>(msg.data()) % alignof(std::uint64_t) != 0) {
+      auto b = bytes(msg);
+      own.assign(b.begin(), b.end());
+    }
     auto data = own.empty() ? bytes(msg) : std::span<const std::uint8_t>(own);
     auto check = schema::check_envelope(data, opts.max_envelope_bytes);
     if (check.reason != Reason::ok) {

@@ -112,7 +112,10 @@ TEST_CASE("a subscriber through hub B sees every event published through hub A o
     REQUIRE(e.size() == 5);
     REQUIRE(e[0].to_string() == "EVT");
     CHECK(hub::wire::get_u64(static_cast<const std::uint8_t*>(e[2].data())) == seen.size());
-    const auto* env = hub::schema::GetEnvelope(e[4].data());
+    // ZeroMQ frames may sit at any byte position: read an aligned copy.
+    const std::vector<std::uint8_t> copy(static_cast<const std::uint8_t*>(e[4].data()),
+                                         static_cast<const std::uint8_t*>(e[4].data()) + e[4].size());
+    const auto* env = hub::schema::GetEnvelope(copy.data());
     seen.push_back(hub::schema::id_to_hex(*env->id()));
   }
   CHECK(seen == ids);

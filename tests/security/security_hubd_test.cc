@@ -191,7 +191,10 @@ TEST_CASE("a subscriber cleared for internal never receives a confidential event
   std::vector<zmq::message_t> parts;
   while (zmq::recv_multipart(mirror, std::back_inserter(parts))) {
     REQUIRE(parts.size() == 2);
-    auto* e = hub::schema::GetEnvelope(parts[1].data());
+    // ZeroMQ frames may sit at any byte position: read an aligned copy.
+    const std::vector<std::uint8_t> copy(static_cast<const std::uint8_t*>(parts[1].data()),
+                                         static_cast<const std::uint8_t*>(parts[1].data()) + parts[1].size());
+    auto* e = hub::schema::GetEnvelope(copy.data());
     CHECK(e->classification() == Classification::public_);
     ++mirrored;
     parts.clear();

@@ -228,25 +228,23 @@ struct broker::impl {
   // client if it is gone (EHOSTUNREACH).
   template <typename... F>
   bool send_to(const std::string& identity, F&&... f) {
-    std::vector<zmq::const_buffer> parts{zmq::buffer(identity), zmq::buffer(f)...};
+    return send_parts(identity, {zmq::buffer(identity), zmq::buffer(f)...});
+  }
+
+  // Sends one multipart message (routing id first). False if the peer's pipe is full
+  // (EAGAIN); an unreachable peer counts as sent and is dropped at the end of the turn,
+  // so that nothing iterating clients or subscriptions now sees them vanish.
+  bool send_parts(const std::string& identity, const std::vector<zmq::const_buffer>& parts) {
     try {
       for (std::size_t i = 0; i < parts.size(); ++i) {
         auto flags = zmq::send_flags::dontwait;
         if (i + 1 < parts.size()) flags = flags | zmq::send_flags::sndmore;
-        auto r = router.send(parts[i], flags);
-        if (!r) {
-          // Only the first frame can fail: ZeroMQ sends multipart messages atomically.
-          return false;
-        }
+        // Only the first frame can fail: ZeroMQ sends multipart messages atomically.
+        if (!router.send(parts[i], flags)) return false;
       }
     } catch (const zmq::error_t& e) {
-      if (e.num() == EHOSTUNREACH) {
-        // Dropped at the end of the turn, so that nothing iterating clients or
-        // subscriptions now sees them vanish.
-        gone.push_back(identity);
-        return true;  // nothing more to do for it
-      }
-      throw;
+      if (e.num() != EHOSTUNREACH) throw;
+      gone.push_back(identity);
     }
     return true;
   }
@@ -269,25 +267,14 @@ struct broker::impl {
   void flush_outboxes() {
     for (auto& [id, c] : clients) {
       while (!c.outbox.empty()) {
-        auto& m = c.outbox.front();
         std::vector<zmq::const_buffer> parts{zmq::buffer(c.identity)};
-        for (auto& s : m) parts.push_back(zmq::buffer(s));
-        bool ok = true;
-        try {
-          for (std::size_t i = 0; i < parts.size(); ++i) {
-            auto flags = zmq::send_flags::dontwait;
-            if (i + 1 < parts.size()) flags = flags | zmq::send_flags::sndmore;
-            if (!router.send(parts[i], flags)) {
-              ok = false;
-              break;
-            }
-          }
-        } catch (const zmq::error_t&) {
-          c.outbox.clear();
-          gone.push_back(id);
+        for (auto& s : c.outbox.front()) parts.push_back(zmq::buffer(s));
+        const std::size_t gone_before = gone.size();
+        if (!send_parts(id, parts)) break;
+        if (gone.size() != gone_before) {
+          c.outbox.clear();  // unreachable: nothing more to send it
           break;
         }
-        if (!ok) break;
         c.outbox.pop_front();
       }
     }

@@ -723,14 +723,14 @@ struct broker::impl {
     // ACKs: one message per client, entries for every PUB now durable (including
     // resends of events stored long ago, even when nothing new became durable).
     const auto ack_time = std::chrono::steady_clock::now();
-    while (!acks.empty() && acks.front().off < d) {
+    while (!acks.empty() && st->is_durable(acks.front().off)) {
       auto& a = acks.front();
       if (hooks.on_ack_latency) hooks.on_ack_latency(std::chrono::duration<double>(ack_time - a.received).count());
       auto it = clients.find(a.identity);
       if (it != clients.end()) {
         char buf[16];
         wire::put_u64(reinterpret_cast<std::uint8_t*>(buf), a.seq);
-        wire::put_u64(reinterpret_cast<std::uint8_t*>(buf + 8), a.off.value);
+        wire::put_u64(reinterpret_cast<std::uint8_t*>(buf + 8), st->stored_offset(a.off).value);
         it->second.ack_entries.append(buf, 16);
         if (a.duplicate) it->second.ack_duplicates.append(buf, 8);
       }

@@ -106,9 +106,10 @@ result<hub_config> load_file(const std::filesystem::path& path) {
     if (!rules.IsMap()) {
       r.errors.push_back(fmt::format("{}: key 'rules' must be a mapping with 'files'", r.where(rules)));
     } else {
-      r.check_keys(rules, {"files", "alertmanager_url"}, "rules.");
+      r.check_keys(rules, {"files", "alertmanager_url", "lease_ttl_ms"}, "rules.");
       r.get_list(rules, "files", c.rule_files);
       r.get(rules, "alertmanager_url", "rules.", c.alertmanager_url);
+      r.get(rules, "lease_ttl_ms", "rules.", c.rules_lease_ttl_ms);
     }
   }
   if (auto sec = root["security"]) {
@@ -152,6 +153,8 @@ status validate(const hub_config& c) {
   if (c.store.fsync != "batch" && c.store.fsync != "interval" && c.store.fsync != "never")
     errs.push_back("store.fsync: '" + c.store.fsync + "' is not one of batch, interval, never");
   if (c.store.fsync_interval_ms <= 0) errs.push_back("store.fsync_interval_ms: must be positive");
+  if (c.rules_lease_ttl_ms < 1'000)
+    errs.push_back("rules.lease_ttl_ms: must be at least 1000 (the holder renews it every ttl/5)");
   if (c.store.segment_bytes < 4096) errs.push_back("store.segment_bytes: must be at least 4096");
   if (c.dedup_window == 0) errs.push_back("dedup_window: must be at least 1");
   if (c.client_timeout_ms < 100) errs.push_back("client_timeout_ms: must be at least 100");
@@ -198,6 +201,7 @@ std::string to_yaml(const hub_config& c) {
   for (const auto& f : c.rule_files) out << f;
   out << YAML::EndSeq;
   out << YAML::Key << "alertmanager_url" << YAML::Value << c.alertmanager_url;
+  out << YAML::Key << "lease_ttl_ms" << YAML::Value << c.rules_lease_ttl_ms;
   out << YAML::EndMap;
   out << YAML::Key << "security" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "enabled" << YAML::Value << c.security;

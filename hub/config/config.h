@@ -36,6 +36,7 @@ struct hub_config {
   std::uint64_t max_envelope_bytes = 1 << 20;          // larger envelopes are refused
   std::vector<std::string> rule_files;                 // rule files for the rules engine
   std::string alertmanager_url;                        // e.g. http://127.0.0.1:9093; empty: no Alertmanager
+  std::int64_t rules_lease_ttl_ms = 5'000;             // jetstream: the rules lease lapses this long after its holder stops
   bool security = false;                               // CURVE + ACL on the client socket
   std::string curve_secret_key_file;                   // the hub's CURVE secret key (mode 0600)
   std::string acl_file;                                // identities, keys, permissions, clearances

@@ -1,5 +1,6 @@
 // hubd: the Integration Hub daemon.
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -26,6 +27,7 @@
 #endif
 #if HUB_HAVE_JETSTREAM
 #include "hub/jetstream/jetstream_store.h"
+#include "hub/jetstream/lease.h"
 #endif
 
 namespace {
@@ -181,9 +183,39 @@ int main(int argc, char** argv) {
       return 2;
     }
     rules_engine = std::move(r.value());
-    rules_engine->rebuild(*store.value());
     spdlog::info("rules: {} file(s) loaded{}", cfg.rule_files.size(),
                  cfg.alertmanager_url.empty() ? "" : "; alerts go to " + cfg.alertmanager_url);
+  }
+#if HUB_HAVE_JETSTREAM
+  // Several hubs share a JetStream store: the rules engine raises alerts on one of them
+  // at a time, the holder of a lease in the cluster's key-value store. The others
+  // follow the log on standby and take over within lease_ttl_ms when the holder dies.
+  std::unique_ptr<hub::jetstream::lease> rules_lease;
+  if (rules_engine && cfg.store.kind == "jetstream") {
+    hub::jetstream::lease_options lo;
+    lo.servers = cfg.store.servers;
+    lo.replicas = cfg.store.replicas;
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    lo.holder = fmt::format("{}@{}:{}", cfg.hub_name, host, ::getpid());
+    lo.ttl = std::chrono::milliseconds(cfg.rules_lease_ttl_ms);
+    lo.renew_every = std::chrono::milliseconds(cfg.rules_lease_ttl_ms / 5);
+    auto* re = rules_engine.get();
+    lo.on_change = [re, holder = lo.holder](bool held) {
+      spdlog::info("rules lease {} by {}", held ? "taken" : "lost", holder);
+      re->set_active(held);
+    };
+    auto l = hub::jetstream::lease::open(lo);
+    if (!l) {
+      spdlog::critical("rules lease: {}", l.error().message());
+      return 1;
+    }
+    rules_lease = std::move(l.value());
+    rules_engine->rebuild(*store.value(), false);
+  } else
+#endif
+  if (rules_engine) {
+    rules_engine->rebuild(*store.value());
   }
 
   // Ops: metrics, health and the status document, served over HTTP off the loop.
@@ -230,7 +262,8 @@ int main(int argc, char** argv) {
     hooks.extra_status = [re] {
       nlohmann::json j;
       auto st = re->stats();
-      j["rules"] = {{"events", st.events}, {"backlog", re->backlog()}, {"open_expectations", st.open_expectations},
+      j["rules"] = {{"active", re->active()}, {"events", st.events}, {"backlog", re->backlog()},
+                    {"open_expectations", st.open_expectations},
                     {"alerts_emitted", st.alerts_emitted}, {"evaluated", st.evaluated},
                     {"skipped_missing_fields", st.skipped_missing_fields},
                     {"firing_by_severity", st.firing_by_severity}};

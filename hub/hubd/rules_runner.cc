@@ -49,7 +49,7 @@ rules_runner::~rules_runner() {
   if (thread_.joinable()) thread_.join();
 }
 
-void rules_runner::rebuild(store::store& st) {
+void rules_runner::rebuild(store::store& st, bool active) {
   engine_.set_replaying(true);
   std::size_t n = 0;
   std::vector<std::uint64_t> aligned;
@@ -68,15 +68,20 @@ void rules_runner::rebuild(store::store& st) {
     if (!r || r.value() <= from) break;
     from = r.value();
   }
-  std::vector<std::vector<std::uint8_t>> diff;
-  engine_.set_replaying(false, &diff);
   out_.clear();
-  for (auto& d : diff) {
-    if (sink_) sink_->submit(std::span<const std::uint8_t>(d));
-    out_.push_back(std::move(d));
+  if (active) {
+    std::vector<std::vector<std::uint8_t>> diff;
+    engine_.set_replaying(false, &diff);
+    for (auto& d : diff) {
+      if (sink_) sink_->submit(std::span<const std::uint8_t>(d));
+      out_.push_back(std::move(d));
+    }
+    active_ = true;
+    spdlog::info("rules: replayed {} stored events; {} alert(s) firing; {} transition(s) to publish", n,
+                 engine_.firing().size(), out_.size());
+  } else {
+    spdlog::info("rules: replayed {} stored events; standby until this hub holds the rules lease", n);
   }
-  spdlog::info("rules: replayed {} stored events; {} alert(s) firing; {} transition(s) to publish", n,
-               engine_.firing().size(), out_.size());
   thread_ = std::thread([this] { run(); });
 }
 
@@ -92,9 +97,19 @@ void rules_runner::feed(const store::record_view& v) {
   cv_.notify_one();
 }
 
+void rules_runner::set_active(bool on) {
+  item it;
+  it.what = on ? item::kind::activate : item::kind::standby;
+  {
+    std::lock_guard lk(mu_);
+    queue_.push_back(std::move(it));
+  }
+  cv_.notify_one();
+}
+
 void rules_runner::tick(millis now) {
   item it;
-  it.is_tick = true;
+  it.what = item::kind::tick;
   it.log_time = now;
   {
     std::lock_guard lk(mu_);
@@ -147,10 +162,30 @@ void rules_runner::run() {
     }
     for (auto& it : batch) {
       try {
-        if (it.is_tick)
-          engine_.on_tick(it.log_time, produced);
-        else
-          engine_.on_event(it.offset, it.log_time, *schema::GetEnvelope(it.envelope.data()), produced);
+        switch (it.what) {
+          case item::kind::tick:
+            engine_.on_tick(it.log_time, produced);
+            break;
+          case item::kind::event:
+            engine_.on_event(it.offset, it.log_time, *schema::GetEnvelope(it.envelope.data()), produced);
+            break;
+          case item::kind::activate:
+            if (active_) break;
+            {
+              const std::size_t before = produced.size();
+              engine_.set_replaying(false, &produced);
+              active_ = true;
+              spdlog::info("rules: this hub now raises alerts; {} alert(s) firing, {} transition(s) the log lacked",
+                           engine_.firing().size(), produced.size() - before);
+            }
+            break;
+          case item::kind::standby:
+            if (!active_) break;
+            engine_.set_replaying(true);
+            active_ = false;
+            spdlog::info("rules: standby; another hub raises alerts while it holds the rules lease");
+            break;
+        }
       } catch (const std::exception& e) {
         spdlog::error("rules engine failed at offset {}: {}", it.offset, e.what());
       }

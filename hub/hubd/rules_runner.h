@@ -8,6 +8,7 @@
 // a restart neither loses nor repeats an alert.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -33,7 +34,14 @@ class rules_runner {
   ~rules_runner();
 
   // Replays records [begin, end) of the store through the engine. Before the loop runs.
-  void rebuild(store::store& st);
+  // A standby runner (active = false) keeps following the log without raising alerts
+  // until set_active(true): the rules lease of docs/scale-out.md.
+  void rebuild(store::store& st, bool active = true);
+
+  // Any thread. Turning active publishes exactly the transitions the log does not
+  // hold yet (the replay protocol of docs/rules.md); turning standby stops raising.
+  void set_active(bool on);
+  [[nodiscard]] bool active() const { return active_.load(); }
 
   // Loop thread: queue one durable event for the engine.
   void feed(const store::record_view& v);
@@ -55,7 +63,8 @@ class rules_runner {
   void run();
 
   struct item {
-    bool is_tick = false;
+    enum class kind { event, tick, activate, standby };
+    kind what = kind::event;
     std::uint64_t offset = 0;
     millis log_time = 0;
     std::vector<std::uint8_t> envelope;
@@ -70,6 +79,7 @@ class rules_runner {
   std::vector<std::vector<std::uint8_t>> out_;
   std::shared_ptr<const rules::rule_set> pending_rules_;
   bool stop_ = false;
+  std::atomic<bool> active_{false};
   std::thread thread_;
 };
 

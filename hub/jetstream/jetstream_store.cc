@@ -164,6 +164,7 @@ class jetstream_store final : public store::store {
       for (std::size_t i = 0; i < batch.size(); ++i) {
         std::uint64_t token = base + i;
         tokens_.insert(token);
+        issued_ = std::max(issued_, token + 1);
         pending_.emplace(schema::id_to_hex(batch[i].id), token);
       }
     }
@@ -241,6 +242,22 @@ class jetstream_store final : public store::store {
     std::uint64_t d = stream_end_;
     if (!tokens_.empty()) d = std::min(d, *tokens_.begin());
     return offset{d};
+  }
+
+  // Several hubs append to one stream, so the broker's numbers are tickets: a ticket
+  // is durable once JetStream acknowledged its event, whose stream sequence the ack
+  // carries (the first copy's, when the stream dropped it as a duplicate).
+  bool is_durable(offset ticket) const override {
+    std::lock_guard lk(mu_);
+    // Below issued_: a ticket of this hub; below stream_end_: an offset read from the
+    // stream (the dedup window rebuilt at start refers to those).
+    return ticket.value < std::max(issued_, stream_end_) && tokens_.count(ticket.value) == 0;
+  }
+
+  offset stored_offset(offset ticket) const override {
+    std::lock_guard lk(mu_);
+    auto it = stored_.find(ticket.value);
+    return it != stored_.end() ? offset{it->second} : ticket;
   }
 
   offset begin() const override { return offset{begin_.load()}; }
@@ -512,6 +529,8 @@ class jetstream_store final : public store::store {
       if (it != self->pending_.end()) {
         auto t = self->tokens_.find(it->second);
         if (t != self->tokens_.end()) self->tokens_.erase(t);
+        self->stored_.insert_or_assign(it->second, pa->Sequence - 1);
+        while (self->stored_.size() > stored_kept) self->stored_.erase(self->stored_.begin());
         self->pending_.erase(it);
       }
       lk.unlock();
@@ -620,6 +639,11 @@ class jetstream_store final : public store::store {
   std::uint64_t stream_end_ = 0;  // every offset below is committed in the stream
   std::multiset<std::uint64_t> tokens_;                     // offsets of events awaiting an ack
   std::unordered_map<std::string, std::uint64_t> pending_;  // event id hex -> its token
+  // Ticket -> stream offset of acknowledged events, the latest stored_kept of them (for
+  // the broker's ACKs; an older ticket is reported as itself).
+  static constexpr std::size_t stored_kept = 1 << 16;
+  std::map<std::uint64_t, std::uint64_t> stored_;
+  std::uint64_t issued_ = 0;  // one past the highest ticket handed out
   std::vector<natsMsg*> failed_;                            // owned; resent by sync()
   std::string last_error_;
   std::map<std::uint64_t, cached_record> cache_;

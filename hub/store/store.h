@@ -81,6 +81,15 @@ class store {
   // First offset not yet durable. Any thread.
   [[nodiscard]] virtual offset durable_end() const = 0;
 
+  // The broker numbers a batch end(), end()+1, ... when it appends it. A store shared
+  // by several hubs (JetStream) numbers records itself, in the order they reach it, so
+  // for it that number is only a ticket. The broker ACKs a PUB once is_durable(ticket)
+  // and reports stored_offset(ticket), the offset the record really has (the first
+  // copy's for a duplicate the store dropped). A store that is the only writer of its
+  // log keeps both defaults: the ticket is the offset. Loop thread.
+  [[nodiscard]] virtual bool is_durable(offset ticket) const { return ticket < durable_end(); }
+  [[nodiscard]] virtual offset stored_offset(offset ticket) const { return ticket; }
+
   // First retained offset (grows with retention) and the next offset to assign.
   [[nodiscard]] virtual offset begin() const = 0;
   [[nodiscard]] virtual offset end() const = 0;

@@ -222,6 +222,30 @@ struct span {
   millis start = 0, end = 0;
 };
 
+// pair: one `on` event (the latest revision of its subject) waiting for or part of pairs.
+struct pair_member {
+  std::string bucket, country, area, label;
+  millis occurred = 0, start = 0, end = 0;
+  std::vector<std::string> differ, unless;          // values of pair.differ, pair.unless_same
+  std::vector<std::vector<std::string>> lists;      // values of pair.same_if_present
+  evidence ev;
+};
+
+// ratio: one subject's contribution to a key's sums.
+struct share_item {
+  std::string country;
+  millis t = 0;
+  double num = 0, den = 0;
+  evidence ev;
+};
+
+// stagnation: one report's value for its reporting period.
+struct reading {
+  millis start = 0, end = 0;
+  std::string value;
+  evidence ev;
+};
+
 struct rule_state {
   const rule* r = nullptr;
   std::map<std::string, alert_state> alerts;
@@ -239,8 +263,44 @@ struct rule_state {
   // threshold
   std::unordered_map<std::string, std::vector<hit>> hits;
   std::unordered_map<std::string, std::unordered_map<std::string, span>> active;  // area index -> subject -> span
+  // pair
+  std::unordered_map<std::string, pair_member> members;                    // subject -> member
+  std::unordered_map<std::string, std::vector<std::string>> buckets;       // area + same values -> subjects
+  std::unordered_map<std::string, std::map<std::string, std::string>> partners;  // subject -> partner -> alert key
+  std::unordered_map<std::string, std::set<std::pair<std::string, std::string>>> pairs;  // alert key -> pairs
+  std::multimap<millis, std::string> ending;                               // period end -> subject
+  // ratio
+  std::unordered_map<std::string, std::map<std::string, share_item>> items;  // key -> subject -> item
+  std::unordered_map<std::string, std::string> item_key;                   // subject -> key
+  std::map<std::string, millis> next_change;                               // key -> event time its sums change
+  // stagnation
+  std::unordered_map<std::string, std::vector<reading>> readings;          // key -> last reports by period
   std::uint64_t evaluated = 0, skipped = 0;
 };
+
+std::string quarter_of(millis t) {
+  std::string d = format_date(t);  // YYYY-MM-DD
+  int month = std::atoi(d.substr(5, 2).c_str());
+  return d.substr(0, 4) + "-Q" + std::to_string((month - 1) / 3 + 1);
+}
+
+// Lists of "vocabulary:code" values are compared within a vocabulary: compatible unless
+// both name codes of a common vocabulary and share none of them.
+bool codes_compatible(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  if (a.empty() || b.empty()) return true;
+  auto vocab = [](const std::string& v) {
+    auto c = v.find(':');
+    return c == std::string::npos ? std::string() : v.substr(0, c);
+  };
+  bool common = false;
+  for (const auto& x : a)
+    for (const auto& y : b) {
+      if (vocab(x) != vocab(y)) continue;
+      common = true;
+      if (x == y) return true;
+    }
+  return !common;
+}
 
 std::string area_index(const std::string& country, int level, const std::string& code) {
   return country + "|" + std::to_string(level) + "|" + code;
@@ -478,19 +538,25 @@ struct engine::impl {
     return s;
   }
 
-  Severity base_severity(const rule& r, const Envelope& e) const {
-    for (const auto& w : r.severity_by)
+  // `share`: the check's share of the activity out of scope (percent), -1 when none.
+  Severity base_severity(const rule& r, const Envelope& e, double share = -1) const {
+    for (const auto& w : r.severity_by) {
+      if (w.share_above >= 0 && !(share > w.share_above)) continue;
       if (eval_all(w.where, e) == tri::yes) return w.severity;
+    }
     return r.severity;
   }
 
   // The alert key of an event, or nullopt (and why) if a key field is missing.
-  std::optional<std::string> key_of(const rule& r, const Envelope& e, const std::string& area) const {
+  std::optional<std::string> key_of(const rule& r, const Envelope& e, const std::string& area,
+                                    const std::string& quarter = "") const {
     std::string k;
     for (const auto& f : r.key) {
       std::string v;
       if (f == "area") {
         v = area;
+      } else if (f == "quarter") {
+        v = quarter;
       } else {
         auto fv = read_field(e, f);
         if (!fv.present) return std::nullopt;
@@ -534,6 +600,7 @@ struct engine::impl {
     std::string detail, strategy_id, objective_id;
     unsigned version = 0;
     bool in_grace = false;
+    double share = -1;   // out_of_scope: percent of the activity (its budget, spread evenly over its areas) outside
   };
 
   check_result run_check(const rule& r, const Envelope& e) const {
@@ -578,19 +645,41 @@ struct engine::impl {
             auto o = s->objectives.find(oid);
             if (o == s->objectives.end()) continue;
             std::string why;
+            double share = 100;
             if (!o->second.areas.empty() && areas.present) {
-              bool inside = false;
-              for (const auto& a : areas.list)
+              // The finest areas listed (an area another listed P-code extends is a parent); the
+              // events carry no budget per area, so each finest area counts for an equal share.
+              std::vector<std::string> leaves, outside;
+              for (const auto& a : areas.list) {
+                bool parent = false;
+                for (const auto& b : areas.list) parent = parent || (b.size() > a.size() && b.rfind(a, 0) == 0);
+                if (!parent) leaves.push_back(a);
+              }
+              for (const auto& a : leaves) {
+                bool inside = false;
                 for (const auto& scope : o->second.areas) inside = inside || a.rfind(scope, 0) == 0;
-              if (!inside) why = "its areas " + format_value(areas, field_type::string_list) + " are outside the objective's scope";
+                if (!inside) outside.push_back(a);
+              }
+              if (!outside.empty()) {
+                share = 100.0 * static_cast<double>(outside.size()) / static_cast<double>(leaves.size());
+                field_value off;
+                off.present = true;
+                off.list = outside;
+                char pct[32];
+                std::snprintf(pct, sizeof pct, "%.0f", share);
+                why = "its areas " +
+                      format_value(off, field_type::string_list) + " are outside the objective's scope (" + pct +
+                      " % of the activity, its budget taken as spread evenly over its areas)";
+              }
             }
             if (why.empty() && mandate.present && !o->second.mandate_areas.empty() &&
                 !o->second.mandate_areas.count(mandate.text))
-              why = "its mandate area " + mandate.text + " is not among the objective's";
+              why = "its mandate area " + mandate.text + " is not among the objective's (100 % of the activity)";
             if (why.empty() && family.present && !o->second.sector_families.empty() &&
                 !o->second.sector_families.count(family.text))
-              why = "its sector family " + family.text + " is not among the objective's";
+              why = "its sector family " + family.text + " is not among the objective's (100 % of the activity)";
             if (!why.empty()) {
+              out.share = share;
               out.violated = true;
               out.detail = "it claims " + sid + "/" + oid + " (\"" + o->second.text + "\") but " + why;
               out.strategy_id = sid;
@@ -682,7 +771,7 @@ struct engine::impl {
     s.strategy_id = cr.strategy_id;
     s.objective_id = cr.objective_id;
     s.strategy_version = cr.version;
-    s.severity = base_severity(r, e);
+    s.severity = base_severity(r, e, cr.share);
     if (r.check == strategy_check::expired_reference) s.severity = cr.in_grace ? Severity::info : r.severity;
     if (area.fallback) s.severity = lower(s.severity);
     s.ev = evidence_of(e, r.fields_used);
@@ -1160,6 +1249,313 @@ struct engine::impl {
     }
   }
 
+  // ---------------------------------------------------------------- pair
+
+  bool member_ended(const pair_member& m) const { return m.end != 0 && m.end < watermark; }
+
+  bool pairs_with(const rule& r, const pair_member& a, const pair_member& b) const {
+    for (std::size_t i = 0; i < a.differ.size(); ++i)
+      if (a.differ[i] == b.differ[i]) return false;
+    for (std::size_t i = 0; i < a.unless.size(); ++i)
+      if (!a.unless[i].empty() && a.unless[i] == b.unless[i]) return false;
+    for (std::size_t i = 0; i < a.lists.size(); ++i)
+      if (!codes_compatible(a.lists[i], b.lists[i])) return false;
+    if (r.pair_period == period_relation::overlaps && !overlaps(a.start, a.end, b.start, b.end)) return false;
+    return !member_ended(a) && !member_ended(b);
+  }
+
+  // Takes `subject` out of every pair and its bucket; the alert keys it was in go to `affected`.
+  void remove_member(rule_state& st, const std::string& subject, std::set<std::string>& affected) {
+    auto m = st.members.find(subject);
+    if (m == st.members.end()) return;
+    auto ps = st.partners.find(subject);
+    if (ps != st.partners.end()) {
+      for (const auto& [other, key] : ps->second) {
+        auto& set = st.pairs[key];
+        set.erase({std::min(subject, other), std::max(subject, other)});
+        st.partners[other].erase(subject);
+        if (st.partners[other].empty()) st.partners.erase(other);
+        affected.insert(key);
+      }
+      st.partners.erase(ps);
+    }
+    auto b = st.buckets.find(m->second.bucket);
+    if (b != st.buckets.end()) {
+      std::erase(b->second, subject);
+      if (b->second.empty()) st.buckets.erase(b);
+    }
+    st.members.erase(m);
+  }
+
+  void pair_event(rule_state& st, const Envelope& e) {
+    const rule& r = *st.r;
+    std::string subject = subject_of(e);
+    std::set<std::string> affected;
+    evidence closing = evidence_of(e, r.fields_used);
+    auto finish = [&] {
+      for (const auto& k : affected) judge_pair(st, k, {closing});
+    };
+    auto old = st.members.find(subject);
+    if (old != st.members.end() && event_time(e) < old->second.occurred) return;  // an older revision: changes nothing
+    tri sel = eval_all(r.on.where, e);
+    if (sel == tri::missing) {
+      ++st.skipped;
+      return;
+    }
+    auto area = pick_area(r, e);
+    if (sel == tri::no || (area.country_wide && r.skip_country_wide)) {
+      remove_member(st, subject, affected);  // it ended (or no longer qualifies): its pairs close
+      return finish();
+    }
+    bool missing = false;
+    std::vector<std::string> same = same_values(r.pair_same, e, &missing);
+    auto start = read_field(e, "period.start");
+    if (!area.ok || missing || !start.present) {
+      ++st.skipped;
+      return;
+    }
+    ++st.evaluated;
+    remove_member(st, subject, affected);
+    pair_member m;
+    m.country = e.country()->str();
+    m.area = area.code;
+    m.bucket = area_index(m.country, area.level, area.code);
+    for (const auto& v : same) m.bucket += "|" + v;
+    m.occurred = event_time(e);
+    m.start = static_cast<millis>(start.number);
+    m.end = e.period() ? e.period()->end() : 0;
+    for (const auto& f : r.pair_differ) {
+      const field_def* d = find_field(f, e.payload_type());
+      m.differ.push_back(d ? format_value(d->get(e), d->type) : "");
+    }
+    for (const auto& f : r.pair_unless_same) m.unless.push_back(read_field(e, f).text);
+    for (const auto& f : r.pair_same_if_present) m.lists.push_back(read_field(e, f).list);
+    m.label = (e.source_record_id() && e.source_record_id()->size() ? e.source_record_id()->str() : subject) + " (" +
+              schema::EnumNameEntity(e.entity()) + ")";
+    m.ev = closing;
+    if (m.end != 0) st.ending.emplace(m.end, subject);
+    auto& bucket = st.buckets[m.bucket];
+    for (const auto& other : bucket) {
+      const pair_member& o = st.members.at(other);
+      if (!pairs_with(r, m, o)) continue;
+      auto key = key_of(r, e, area.code, quarter_of(std::max(m.start, o.start)));
+      if (!key) continue;
+      st.pairs[*key].insert({std::min(subject, other), std::max(subject, other)});
+      st.partners[subject][other] = *key;
+      st.partners[other][subject] = *key;
+      affected.insert(*key);
+    }
+    bucket.push_back(subject);
+    st.members[subject] = std::move(m);
+    finish();
+  }
+
+  // Members whose period ended before the watermark leave their pairs.
+  void expire_pairs(rule_state& st) {
+    while (!st.ending.empty() && st.ending.begin()->first < watermark) {
+      auto [end, subject] = *st.ending.begin();
+      st.ending.erase(st.ending.begin());
+      auto m = st.members.find(subject);
+      if (m == st.members.end() || m->second.end != end) continue;  // revised since
+      evidence closing = m->second.ev;
+      closing.excerpt += " (ended " + format_date(end) + ")";
+      std::set<std::string> affected;
+      remove_member(st, subject, affected);
+      for (const auto& k : affected) judge_pair(st, k, {closing});
+    }
+  }
+
+  void judge_pair(rule_state& st, const std::string& key, std::vector<evidence> closing) {
+    auto it = st.pairs.find(key);
+    if (it == st.pairs.end() || it->second.empty()) {
+      if (it != st.pairs.end()) st.pairs.erase(it);
+      clear_alert(st, key, std::move(closing));
+      return;
+    }
+    alert_state a;
+    a.firing = true;
+    a.severity = st.r->severity;
+    std::set<std::string> seen;
+    std::string unless;
+    for (const auto& f : st.r->pair_unless_same) unless += (unless.empty() ? "" : " or ") + f;
+    for (const auto& [x, y] : it->second) {
+      const pair_member& m1 = st.members.at(x);
+      const pair_member& m2 = st.members.at(y);
+      if (a.detail.empty()) {
+        a.country = m1.country;
+        a.area = m1.area;
+        a.first_event_time = std::min(m1.ev.time, m2.ev.time);
+        a.detail = m1.label + " and " + m2.label + " overlap from " + format_date(std::max(m1.start, m2.start)) +
+                   (unless.empty() ? "" : " with no shared " + unless);
+      }
+      a.first_event_time = std::min({a.first_event_time, m1.ev.time, m2.ev.time});
+      a.last_event_time = std::max({a.last_event_time, m1.ev.time, m2.ev.time});
+      for (const auto* m : {&m1, &m2})
+        if (a.ev.size() < max_evidence && seen.insert(schema::id_to_hex(m->ev.id)).second) a.ev.push_back(m->ev);
+    }
+    if (it->second.size() > 1) a.detail += "; " + std::to_string(it->second.size() - 1) + " more pair(s)";
+    auto old = st.alerts.find(key);
+    if (old != st.alerts.end() && old->second.firing)
+      a.first_event_time = std::min(a.first_event_time, old->second.first_event_time);
+    set_alert(st, key, std::move(a));  // a firing alert of the same severity emits nothing new
+  }
+
+  // ---------------------------------------------------------------- ratio
+
+  void ratio_event(rule_state& st, const Envelope& e) {
+    const rule& r = *st.r;
+    std::string subject = subject_of(e);
+    evidence ev = evidence_of(e, r.fields_used);
+    tri sel = eval_all(r.on.where, e);
+    if (sel == tri::missing) {
+      ++st.skipped;
+      return;
+    }
+    auto drop = [&] {
+      auto k = st.item_key.find(subject);
+      if (k == st.item_key.end()) return;
+      std::string key = k->second;
+      st.items[key].erase(subject);
+      st.item_key.erase(k);
+      judge_ratio(st, key, {ev});
+    };
+    auto area = pick_area(r, e);
+    if (sel == tri::no || (area.country_wide && r.skip_country_wide)) return drop();
+    auto t = read_field(e, r.time_field), num = read_field(e, r.numerator), den = read_field(e, r.denominator);
+    auto key = area.ok ? key_of(r, e, area.code) : std::nullopt;
+    if (!key || !t.present || !num.present || !den.present) {
+      ++st.skipped;
+      return;
+    }
+    ++st.evaluated;
+    auto k = st.item_key.find(subject);
+    if (k != st.item_key.end()) {
+      auto& old = st.items[k->second][subject];
+      if (ev.time < old.ev.time) return;  // an older revision arriving late changes nothing
+      if (k->second != *key) drop();
+    }
+    st.items[*key][subject] = {e.country()->str(), static_cast<millis>(t.number), num.number, den.number, ev};
+    st.item_key[subject] = *key;
+    judge_ratio(st, *key, {ev});
+  }
+
+  void judge_ratio(rule_state& st, const std::string& key, std::vector<evidence> closing) {
+    const rule& r = *st.r;
+    auto& items = st.items[key];
+    millis from = watermark - r.window, to = watermark;
+    double num = 0, den = 0;
+    millis next = std::numeric_limits<millis>::max();
+    std::vector<const share_item*> in;
+    for (auto it = items.begin(); it != items.end();) {
+      const share_item& x = it->second;
+      if (x.t < from - lateness) {  // no late event can bring it back: forget it
+        st.item_key.erase(it->first);
+        it = items.erase(it);
+        continue;
+      }
+      if (x.t >= from && x.t <= to) {
+        num += x.num;
+        den += x.den;
+        in.push_back(&x);
+        next = std::min(next, x.t + r.window + 1);  // leaves the window
+      } else if (x.t > to) {
+        next = std::min(next, x.t);                 // enters the window
+      }
+      ++it;
+    }
+    st.next_change[key] = next;
+    if (items.empty()) {
+      st.items.erase(key);
+      st.next_change.erase(key);
+    }
+    if (den <= 0 || num / den >= r.below) {
+      clear_alert(st, key, std::move(closing));
+      return;
+    }
+    std::sort(in.begin(), in.end(), [](const share_item* a, const share_item* b) {
+      double sa = a->den > 0 ? a->num / a->den : 0, sb = b->den > 0 ? b->num / b->den : 0;
+      return sa != sb ? sa < sb : a->t < b->t;
+    });
+    alert_state a;
+    a.firing = true;
+    a.severity = r.severity;
+    a.country = in.front()->country;
+    for (const auto* x : in) {
+      if (a.ev.size() < max_evidence) a.ev.push_back(x->ev);
+      a.first_event_time = a.first_event_time == 0 ? x->t : std::min(a.first_event_time, x->t);
+      a.last_event_time = std::max(a.last_event_time, x->t);
+    }
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%s is %.1f %% of %s (%.0f of %.0f) over %zu event(s) from %s to %s, below %.0f %%",
+                  r.numerator.c_str(), 100.0 * num / den, r.denominator.c_str(), num, den, in.size(),
+                  format_date(from).c_str(), format_date(to).c_str(), 100.0 * r.below);
+    a.detail = buf;
+    auto old = st.alerts.find(key);
+    if (old != st.alerts.end() && old->second.firing) {
+      a.first_event_time = std::min(a.first_event_time, old->second.first_event_time);
+      if (old->second.detail.substr(0, old->second.detail.find(" from ")) == a.detail.substr(0, a.detail.find(" from ")) &&
+          old->second.ev.size() == a.ev.size())
+        return;  // the same sums: only the window's dates moved
+    }
+    set_alert(st, key, std::move(a));
+  }
+
+  void tick_ratios(rule_state& st) {
+    std::vector<std::string> due;
+    for (const auto& [key, next] : st.next_change)
+      if (next <= watermark) due.push_back(key);
+    for (const auto& key : due) judge_ratio(st, key, {});
+  }
+
+  // ---------------------------------------------------------------- stagnation
+
+  void stagnation_event(rule_state& st, const Envelope& e) {
+    const rule& r = *st.r;
+    tri sel = eval_all(r.on.where, e);
+    if (sel == tri::missing) {
+      ++st.skipped;
+      return;
+    }
+    if (sel == tri::no) return;
+    auto key = key_of(r, e, "");
+    const auto* p = e.payload_as_CommitmentProgress();
+    const field_def* d = find_field(r.stagnant_field, e.payload_type());
+    field_value v = d ? d->get(e) : field_value{};
+    if (!key || p == nullptr || p->reporting_period() == nullptr || p->reporting_period()->end() == 0 || !v.present) {
+      ++st.skipped;
+      return;
+    }
+    ++st.evaluated;
+    reading x{p->reporting_period()->start(), p->reporting_period()->end(), format_value(v, d->type),
+              evidence_of(e, r.fields_used)};
+    auto& rd = st.readings[*key];
+    auto at = std::find_if(rd.begin(), rd.end(), [&](const reading& y) { return y.end >= x.end; });
+    if (at != rd.end() && at->end == x.end) {
+      if (x.ev.time < at->ev.time) return;  // an older report for the same period
+      *at = x;                              // a correction for the same period
+    } else {
+      rd.insert(at, x);
+    }
+    if (rd.size() > r.stagnant_periods) rd.erase(rd.begin(), rd.end() - r.stagnant_periods);
+    bool same = rd.size() == r.stagnant_periods;
+    for (const auto& y : rd) same = same && y.value == rd.front().value;
+    if (!same) {
+      clear_alert(st, *key, {rd.back().ev});
+      return;
+    }
+    alert_state a;
+    a.firing = true;
+    a.severity = r.severity;
+    a.country = e.country()->str();
+    for (const auto& y : rd) a.ev.push_back(y.ev);
+    a.first_event_time = rd.front().ev.time;
+    a.last_event_time = rd.back().ev.time;
+    a.detail = r.stagnant_field + " = " + rd.back().value + " in " + std::to_string(rd.size()) +
+               " consecutive reporting periods (" + format_date(rd.front().start) + " to " + format_date(rd.back().end) +
+               ")";
+    set_alert(st, *key, std::move(a));
+  }
+
   // ---------------------------------------------------------------- dispatch
 
   void strategy_event(const Envelope& e) {
@@ -1281,6 +1677,17 @@ struct engine::impl {
           if (on) threshold_event(st, e);
           tick_thresholds(st);
           break;
+        case rule_kind::pair:
+          if (on) pair_event(st, e);
+          expire_pairs(st);
+          break;
+        case rule_kind::ratio:
+          if (on) ratio_event(st, e);
+          tick_ratios(st);
+          break;
+        case rule_kind::stagnation:
+          if (on) stagnation_event(st, e);
+          break;
       }
     }
   }
@@ -1296,6 +1703,9 @@ struct engine::impl {
             for (const auto& [key, x] : st.reports) judge_report(st, key);
           break;
         case rule_kind::threshold: tick_thresholds(st); break;
+        case rule_kind::pair: expire_pairs(st); break;
+        case rule_kind::ratio: tick_ratios(st); break;
+        case rule_kind::stagnation: break;
       }
     }
   }

@@ -179,6 +179,25 @@ const field_def table[] = {
          default: return field_value{};
        }
      }},
+    // "vocabulary:code" per sector, so that codes of different vocabularies never compare
+    // equal: IATI sectors ("1:15170"), the 3W sector ("hxl:PRO"), the PBF focus area ("pbf:2.3").
+    {"payload.sector_codes", field_type::string_list,
+     {Payload::ProgrammeActivity, Payload::PeacebuildingProject, Payload::CountryTeamActivity}, nullptr,
+     [](const Envelope& e) {
+       field_value v;
+       auto add = [&](const schema::SectorCode* c) {
+         if (c == nullptr || c->code() == nullptr || c->code()->size() == 0) return;
+         std::string vocab = c->vocabulary() && c->vocabulary()->size() ? c->vocabulary()->str() : "1";
+         v.list.push_back(vocab + ":" + c->code()->str());
+       };
+       if (auto* p = e.payload_as_ProgrammeActivity(); p && p->sectors())
+         for (const auto* c : *p->sectors()) add(c);
+       if (auto* c = e.payload_as_CountryTeamActivity()) add(c->sector());
+       if (auto* b = e.payload_as_PeacebuildingProject(); b && b->focus_area() && b->focus_area()->size())
+         v.list.push_back("pbf:" + b->focus_area()->str());
+       v.present = !v.list.empty();
+       return v;
+     }},
     {"payload.humanitarian", field_type::boolean, {Payload::ProgrammeActivity, Payload::CountryTeamActivity}, nullptr,
      [](const Envelope& e) {
        if (auto* p = e.payload_as_ProgrammeActivity()) return boolean(p->humanitarian());

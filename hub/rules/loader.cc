@@ -307,7 +307,10 @@ class loader {
     }
     for (const auto& k : n) {
       auto s = k.as<std::string>("");
-      if (s != "area") defs_for(k, s, r.on.types);
+      if (s == "quarter" && r.kind != rule_kind::pair)
+        error(k, "key 'quarter' (the quarter a pair starts to overlap) is only for pair rules");
+      else if (s != "area" && s != "quarter")
+        defs_for(k, s, r.on.types);
       r.key.push_back(s);
     }
   }
@@ -316,7 +319,8 @@ class loader {
     allow_only(n, {"id", "name", "version", "kind", "anchor", "a4p_plus", "severity", "severity_by", "escalate",
                    "on", "key", "area", "area_fallback", "skip_country_wide", "fire_if", "check", "check_grace",
                    "for", "anchor_time", "expect", "fire_at", "ends_if", "of", "max_priority", "every", "grace",
-                   "critical_after_missed", "window", "count_at_least", "sum", "resolve_fraction",
+                   "critical_after_missed", "window", "count_at_least", "sum", "resolve_fraction", "pair", "time",
+                   "ratio", "field", "periods",
                    "requires_active", "also_firing", "title", "description", "closing_action"},
                "rule");
     rule r;
@@ -340,7 +344,12 @@ class loader {
     else if (kind == "expectation") r.kind = rule_kind::expectation;
     else if (kind == "absence") r.kind = rule_kind::absence;
     else if (kind == "threshold") r.kind = rule_kind::threshold;
-    else if (n["kind"]) error(n["kind"], "unknown rule kind '" + kind + "' (use condition, expectation, absence or threshold)");
+    else if (kind == "pair") r.kind = rule_kind::pair;
+    else if (kind == "ratio") r.kind = rule_kind::ratio;
+    else if (kind == "stagnation") r.kind = rule_kind::stagnation;
+    else if (n["kind"])
+      error(n["kind"], "unknown rule kind '" + kind +
+                           "' (use condition, expectation, absence, threshold, pair, ratio or stagnation)");
 
     if (n["of"]) {
       if (n["of"].as<std::string>("") == "strategy_objectives") r.of_objectives = true;
@@ -365,6 +374,16 @@ class loader {
     if (n["severity_by"]) {
       for (const auto& s : n["severity_by"]) {
         severity_when w;
+        allow_only(s, {"where", "share_above", "severity"}, "severity_by");
+        if (s["share_above"]) {
+          w.share_above = s["share_above"].as<double>(-1);
+          if (w.share_above < 0 || w.share_above >= 100)
+            error(s["share_above"], "share_above is a percentage from 0 to 100 (exclusive)");
+          if (!n["check"] || n["check"].as<std::string>("") != "out_of_scope")
+            error(s["share_above"], "share_above needs check: out_of_scope (the share of the activity out of scope)");
+        } else if (!s["where"]) {
+          error(s, "a severity_by entry needs 'where' or 'share_above'");
+        }
         w.where = predicates(s["where"], r.on.types, &r.fields_used);
         if (auto sv = severity(s["severity"])) w.severity = *sv;
         r.severity_by.push_back(std::move(w));
@@ -438,6 +457,86 @@ class loader {
     if (n["also_firing"])
       for (const auto& s : n["also_firing"]) r.also_firing.push_back(s.as<std::string>(""));
 
+    if (n["pair"]) {
+      const YAML::Node& p = n["pair"];
+      allow_only(p, {"same", "same_if_present", "differ", "unless_same", "period"}, "pair");
+      auto fields = [&](const char* name, std::vector<std::string>& into, bool lists_only) {
+        if (!p[name]) return;
+        if (!p[name].IsSequence()) {
+          error(p[name], std::string("pair.") + name + " must be a list of field names");
+          return;
+        }
+        for (const auto& f : p[name]) {
+          auto path = f.as<std::string>("");
+          for (auto* d : defs_for(f, path, r.on.types))
+            if (lists_only && d->type != field_type::string_list && d->type != field_type::enum_list)
+              error(f, "type mismatch: pair.same_if_present needs a list field, '" + path + "' is a " +
+                           std::string(field_type_name(d->type)));
+          into.push_back(path);
+          if (std::find(r.fields_used.begin(), r.fields_used.end(), path) == r.fields_used.end())
+            r.fields_used.push_back(path);
+        }
+      };
+      fields("same", r.pair_same, false);
+      fields("same_if_present", r.pair_same_if_present, true);
+      fields("differ", r.pair_differ, false);
+      fields("unless_same", r.pair_unless_same, false);
+      auto rel = p["period"].as<std::string>("overlaps");
+      if (rel == "overlaps") r.pair_period = period_relation::overlaps;
+      else if (rel == "any") r.pair_period = period_relation::any;
+      else error(p["period"], "pair.period must be overlaps or any");
+    }
+    if (n["time"]) {
+      r.time_field = n["time"].as<std::string>("");
+      for (auto* d : defs_for(n["time"], r.time_field, r.on.types))
+        if (d->type != field_type::time) error(n["time"], "type mismatch: time '" + r.time_field + "' must be a time field");
+    }
+    if (n["ratio"]) {
+      const YAML::Node& q = n["ratio"];
+      allow_only(q, {"numerator", "denominator", "below_pct"}, "ratio");
+      for (const char* part : {"numerator", "denominator"}) {
+        if (!q[part]) {
+          error(q, std::string("ratio needs '") + part + "' (a number field)");
+          continue;
+        }
+        auto path = q[part].as<std::string>("");
+        for (auto* d : defs_for(q[part], path, r.on.types))
+          if (d->type != field_type::number)
+            error(q[part], "type mismatch: ratio." + std::string(part) + " needs a number field, '" + path + "' is a " +
+                               std::string(field_type_name(d->type)));
+        (std::string(part) == "numerator" ? r.numerator : r.denominator) = path;
+        if (std::find(r.fields_used.begin(), r.fields_used.end(), path) == r.fields_used.end())
+          r.fields_used.push_back(path);
+      }
+      if (!q["below_pct"]) error(q, "ratio needs 'below_pct' (the alert fires while the ratio is below it)");
+      else {
+        double pct = q["below_pct"].as<double>(-1);
+        if (pct <= 0 || pct > 100) error(q["below_pct"], "ratio.below_pct is a percentage above 0, at most 100");
+        r.below = pct / 100.0;
+      }
+    }
+    if (n["field"]) {
+      r.stagnant_field = n["field"].as<std::string>("");
+      for (auto* d : defs_for(n["field"], r.stagnant_field, r.on.types))
+        if (d->type != field_type::number && d->type != field_type::string && d->type != field_type::enumeration)
+          error(n["field"], "type mismatch: field '" + r.stagnant_field + "' must be a number, string or enum");
+      if (std::find(r.fields_used.begin(), r.fields_used.end(), r.stagnant_field) == r.fields_used.end())
+        r.fields_used.push_back(r.stagnant_field);
+    }
+    if (n["periods"]) {
+      r.stagnant_periods = n["periods"].as<unsigned>(3);
+      if (r.stagnant_periods < 2) error(n["periods"], "periods must be at least 2");
+    }
+    // Attributes that belong to one kind only.
+    auto only = [&](const char* attr, rule_kind k, const char* kname) {
+      if (n[attr] && r.kind != k) error(n[attr], std::string("'") + attr + "' is only for " + kname + " rules");
+    };
+    only("pair", rule_kind::pair, "pair");
+    only("ratio", rule_kind::ratio, "ratio");
+    only("time", rule_kind::ratio, "ratio");
+    only("field", rule_kind::stagnation, "stagnation");
+    only("periods", rule_kind::stagnation, "stagnation");
+
     // What each kind needs.
     switch (r.kind) {
       case rule_kind::condition:
@@ -454,6 +553,19 @@ class loader {
       case rule_kind::threshold:
         if (r.window <= 0) error(n, "a threshold rule needs a positive 'window'");
         if (r.count_at_least <= 0 && r.sum_field.empty()) error(n, "a threshold rule needs count_at_least or sum");
+        break;
+      case rule_kind::pair:
+        if (!n["pair"]) error(n, "a pair rule needs 'pair' (same, differ, unless_same, period)");
+        if (r.area.empty()) error(n, "a pair rule needs 'area' (pairs are found within one admin area)");
+        break;
+      case rule_kind::ratio:
+        if (r.window <= 0) error(n, "a ratio rule needs a positive 'window'");
+        if (!n["ratio"]) error(n, "a ratio rule needs 'ratio' (numerator, denominator, below_pct)");
+        break;
+      case rule_kind::stagnation:
+        if (r.stagnant_field.empty()) error(n, "a stagnation rule needs 'field' (the value that must change)");
+        if (r.on.types.size() != 1 || r.on.types[0] != schema::Payload::CommitmentProgress)
+          error(n, "a stagnation rule reads reporting periods: its events must be [commitment_progress]");
         break;
     }
     if (r.key.empty() && !r.of_objectives) error(n, "rule needs 'key' (the fields that name one alert)");
@@ -558,7 +670,7 @@ std::variant<std::shared_ptr<const rule_set>, std::vector<load_error>> load_rule
 
 std::vector<rule_summary> summarize(const rule_set& rules) {
   std::vector<rule_summary> out;
-  static const char* kinds[] = {"condition", "expectation", "absence", "threshold"};
+  static const char* kinds[] = {"condition", "expectation", "absence", "threshold", "pair", "ratio", "stagnation"};
   for (const auto& r : rules.rules)
     out.push_back({r.id, r.name, kinds[static_cast<int>(r.kind)], schema::EnumNameSeverity(r.severity), r.anchor,
                    r.file, r.line, r.version});

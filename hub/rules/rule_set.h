@@ -31,7 +31,7 @@ struct selector {
   std::vector<predicate> where;
 };
 
-enum class rule_kind : std::uint8_t { condition, expectation, absence, threshold };
+enum class rule_kind : std::uint8_t { condition, expectation, absence, threshold, pair, ratio, stagnation };
 
 // Checks against the political strategy in force for the event's country.
 enum class strategy_check : std::uint8_t {
@@ -43,6 +43,7 @@ enum class strategy_check : std::uint8_t {
 
 struct severity_when {
   std::vector<predicate> where;
+  double share_above = -1;          // check out_of_scope: the share (percent) of the activity out of scope
   schema::Severity severity = schema::Severity::warning;
 };
 
@@ -107,6 +108,22 @@ struct rule {
   double sum_at_least = 0;
   double resolve_fraction = 0.5;    // hysteresis: resolves below this share of the thresholds
   std::vector<selector> requires_active;  // some such activity must run in the area
+
+  // pair: two `on` events of different subjects in the same area, judged against each other
+  std::vector<std::string> pair_same;             // fields equal in both (and part of the bucket)
+  std::vector<std::string> pair_same_if_present;  // lists that must share a value where both have one
+  std::vector<std::string> pair_differ;           // fields that must differ (e.g. entity)
+  std::vector<std::string> pair_unless_same;      // a shared value (e.g. correlation_id) excuses the pair
+  period_relation pair_period = period_relation::overlaps;
+
+  // ratio: sum(numerator) / sum(denominator) over the `on` events of a key in a sliding window
+  std::string time_field = "occurred_at";  // the event time that places an event in the window
+  std::string numerator, denominator;
+  double below = 0;                         // fires while the ratio is below this (0..1)
+
+  // stagnation: the same value of `field` in `periods` consecutive reports
+  std::string stagnant_field;
+  unsigned stagnant_periods = 3;
 
   std::vector<std::string> also_firing;   // escalate one step if one of these rules fires in the country
   std::vector<std::string> fields_used;   // for evidence excerpts

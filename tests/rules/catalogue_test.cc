@@ -79,8 +79,9 @@ TEST_CASE("R2 fires for a claim outside the objective's areas and resolves when 
   a.adm2 = "SS0201";
   auto fired = harness::of(h.feed(a, t0), "R2");
   REQUIRE(fired.size() == 1);
-  CHECK(fired[0].severity == "info");
+  CHECK(fired[0].severity == "warning");  // the whole activity is out of scope: more than 50 % of its budget
   CHECK(fired[0].objective == "O1");
+  CHECK(contains(fired[0].explanation, "(100 % of the activity"));
   CHECK(contains(fired[0].explanation, "outside the objective's scope"));
   CHECK(contains(fired[0].explanation, "SS0201"));
 
@@ -393,4 +394,250 @@ TEST_CASE("R11 fires for a priority-1 objective without linked activity for 90 d
   auto resolved = harness::of(h.feed(a, t0 + 62 * day), "R11");
   REQUIRE(resolved.size() == 1);
   CHECK(resolved[0].status == "resolved");
+}
+
+TEST_CASE("R2 is info when at most half of the activity is out of scope, warning above", "[rules][catalogue][R2]") {
+  harness h(a4p_path());
+  h.feed(strategy({o1()}), t0);
+  ev a = poc_activity();
+  a.more_adm2 = {"SS0201"};  // SS0101 in scope, SS0201 not: half of the activity
+  auto fired = harness::of(h.feed(a, t0), "R2");
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].severity == "info");
+  CHECK(contains(fired[0].explanation, "[SS0201] are outside the objective's scope (50 % of the activity"));
+  ev most = a;
+  most.revision = "2";
+  most.occurred = t0 + day;
+  most.more_adm2 = {"SS0201", "SS0202"};  // two of three areas outside
+  auto raised = harness::of(h.feed(most, t0 + day), "R2");
+  REQUIRE(raised.size() == 1);
+  CHECK(raised[0].status == "firing");
+  CHECK(raised[0].severity == "warning");
+  CHECK(raised[0].alert_id == fired[0].alert_id);
+  CHECK(contains(raised[0].explanation, "(67 % of the activity"));
+  ev fixed = poc_activity();
+  fixed.revision = "3";
+  fixed.occurred = t0 + 2 * day;
+  auto resolved = harness::of(h.feed(fixed, t0 + 2 * day), "R2");
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].status == "resolved");
+}
+
+namespace {
+
+ev rol_programme() {
+  ev p;
+  p.type = Payload::ProgrammeActivity;
+  p.record = "XM-DAC-ROL-1";
+  p.title = "Access to justice in Bor";
+  p.adm1 = "SS01";
+  p.adm2 = "SS0101";
+  p.family = "rule_of_law";
+  p.codes = {"1:15130"};
+  p.start = t0;
+  return p;
+}
+
+ev rol_3w() {
+  ev c;
+  c.type = Payload::CountryTeamActivity;
+  c.record = "3W-ROL-9";
+  c.title = "Mobile courts";
+  c.adm1 = "SS01";
+  c.adm2 = "SS0101";
+  c.family = "rule_of_law";
+  c.codes = {"hxl:PRO-ROL"};  // another vocabulary than the IATI code: not comparable, the family decides
+  c.start = t0 + 10 * day;
+  c.occurred = t0 + 10 * day;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("R10 fires for two entities in the same sector family, area and period and resolves when a shared "
+          "correlation id links them",
+          "[rules][catalogue][R10]") {
+  harness h(a4p_path());
+  REQUIRE(harness::of(h.feed(rol_programme(), t0), "R10").empty());  // alone: nothing to compare
+  ev same_entity = rol_programme();
+  same_entity.record = "XM-DAC-ROL-2";
+  REQUIRE(harness::of(h.feed(same_entity, t0), "R10").empty());      // one entity, two records: not duplication
+  ev other_code = rol_3w();
+  other_code.type = Payload::PeacebuildingProject;
+  other_code.record = "PBF/SSD/A-1";
+  other_code.codes.clear();
+  other_code.adm2 = "SS0102";                                        // another admin 2
+  REQUIRE(harness::of(h.feed(other_code, t0 + 5 * day), "R10").empty());
+
+  auto fired = harness::of(h.feed(rol_3w(), t0 + 10 * day), "R10");
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].status == "firing");
+  CHECK(fired[0].severity == "info");
+  CHECK(fired[0].key == "SSD/SS0101/rule_of_law/2025-Q1");
+  CHECK(contains(fired[0].title, "duplication without coordination"));
+  CHECK(contains(fired[0].explanation, "3W-ROL-9 (country_team) and XM-DAC-ROL-1 (development) overlap from 2025-01-11"));
+  CHECK(contains(fired[0].explanation, "no shared correlation_id"));
+  CHECK(contains(fired[0].explanation, "1 more pair(s)"));  // XM-DAC-ROL-2 pairs with the 3W row too
+  CHECK(contains(fired[0].anchor, "Partnerships"));
+  REQUIRE(fired[0].evidence.size() == 3);
+  bool has_3w = false, has_xm = false;
+  for (const auto& e : fired[0].evidence) {
+    has_3w = has_3w || contains(e, "3W-ROL-9");
+    has_xm = has_xm || contains(e, "XM-DAC-ROL-1");
+  }
+  CHECK(has_3w);
+  CHECK(has_xm);
+
+  // The 3W row and both programme records name the joint programme: coordinated.
+  ev joint = rol_3w();
+  joint.revision = "2";
+  joint.occurred = t0 + 20 * day;
+  joint.correlation = "JP-SSD-ROL";
+  REQUIRE(harness::of(h.feed(joint, t0 + 20 * day), "R10").empty());  // the programmes do not name it yet
+  ev p1 = rol_programme();
+  p1.revision = "2";
+  p1.occurred = t0 + 21 * day;
+  p1.correlation = "JP-SSD-ROL";
+  REQUIRE(harness::of(h.feed(p1, t0 + 21 * day), "R10").empty());      // XM-DAC-ROL-2 still duplicates
+  ev p2 = same_entity;
+  p2.revision = "2";
+  p2.occurred = t0 + 22 * day;
+  p2.correlation = "JP-SSD-ROL";
+  auto resolved = harness::of(h.feed(p2, t0 + 22 * day), "R10");
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].status == "resolved");
+  CHECK(resolved[0].alert_id == fired[0].alert_id);
+  REQUIRE(resolved[0].evidence.size() == 1);
+  CHECK(contains(resolved[0].evidence[0], "XM-DAC-ROL-2"));
+  CHECK(contains(resolved[0].evidence[0], "correlation_id=JP-SSD-ROL"));
+}
+
+TEST_CASE("R10 compares activity codes of one vocabulary and resolves when one activity ends", "[rules][catalogue][R10]") {
+  harness h(a4p_path());
+  ev a = rol_programme();
+  ev b = rol_programme();
+  b.type = Payload::PeacebuildingProject;
+  b.record = "PBF/SSD/B-7";
+  b.codes.clear();
+  h.feed(a, t0);
+  auto fired = harness::of(h.feed(b, t0 + day), "R10");  // the project has no code: the family decides
+  REQUIRE(fired.size() == 1);
+
+  ev c = rol_3w();
+  c.record = "3W-OTHER";
+  c.type = Payload::MandateActivity;  // a mission activity in the same family, another vocabulary-free record
+  c.codes.clear();
+  c.family = "education";
+  REQUIRE(harness::of(h.feed(c, t0 + 2 * day), "R10").empty());  // another family
+
+  ev ended = b;
+  ended.revision = "2";
+  ended.occurred = t0 + 3 * day;
+  ended.status = ActivityStatus::completed;
+  auto resolved = harness::of(h.feed(ended, t0 + 3 * day), "R10");
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].status == "resolved");
+  CHECK(contains(resolved[0].evidence[0], "PBF/SSD/B-7"));
+
+  // Two programmes in one vocabulary with different codes are different work.
+  harness h2(a4p_path());
+  ev x = rol_programme();
+  ev y = rol_3w();
+  y.type = Payload::ProgrammeActivity;
+  y.entity = hub::schema::Entity::peacebuilding;
+  y.codes = {"1:15160"};
+  h2.feed(x, t0);
+  REQUIRE(harness::of(h2.feed(y, t0 + 10 * day), "R10").empty());
+  y.revision = "2";
+  y.codes = {"1:15160", "1:15130"};  // now it shares 15130
+  auto both = harness::of(h2.feed(y, t0 + 11 * day), "R10");
+  REQUIRE(both.size() == 1);
+  CHECK(both[0].status == "firing");
+  // The programme's period ends: once event time passes it, the pair is over.
+  ev finished = x;
+  finished.revision = "2";
+  finished.occurred = t0 + 12 * day;
+  finished.end = t0 + 40 * day;
+  REQUIRE(harness::of(h2.feed(finished, t0 + 12 * day), "R10").empty());
+  ev later;
+  later.type = Payload::SecurityIncident;
+  later.record = "ucdp-later";
+  later.adm2 = "SS0909";
+  later.occurred = t0 + 41 * day;
+  auto over = harness::of(h2.feed(later, t0 + 41 * day), "R10");
+  REQUIRE(over.size() == 1);
+  CHECK(over[0].status == "resolved");
+  CHECK(contains(over[0].evidence[0], "(ended 2025-02-10)"));
+}
+
+TEST_CASE("R6c fires while the PBF portfolio of the last 12 months is below 30 percent GEWE and resolves when it "
+          "is back above",
+          "[rules][catalogue][R6]") {
+  harness h(a4p_path());
+  ev p;
+  p.type = Payload::PeacebuildingProject;
+  p.record = "PBF/SSD/C-1";
+  p.budget = 1'000'000;
+  p.gewe = 100'000;
+  auto fired = harness::of(h.feed(p, t0), "R6c");
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].severity == "warning");
+  CHECK(fired[0].key == "SSD");
+  CHECK(contains(fired[0].title, "30 % GEWE target in SSD"));
+  CHECK(contains(fired[0].explanation,
+                 "payload.gewe_allocation is 10.0 % of payload.budget (100000 of 1000000) over 1 event(s) from 2024-01-02 "
+                 "to 2025-01-01, below 30 %"));
+  REQUIRE(fired[0].evidence.size() == 1);
+  CHECK(contains(fired[0].evidence[0], "PBF/SSD/C-1"));
+
+  ev q = p;
+  q.record = "PBF/SSD/C-2";
+  q.occurred = t0 + 30 * day;
+  q.gewe = 600'000;  // 700k of 2M = 35 %
+  auto resolved = harness::of(h.feed(q, t0 + 30 * day), "R6c");
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].status == "resolved");
+  CHECK(resolved[0].alert_id == fired[0].alert_id);
+  CHECK(contains(resolved[0].evidence[0], "PBF/SSD/C-2"));
+
+  // A year on, both have left the window; a new project at 20 % is the whole portfolio.
+  ev r = p;
+  r.record = "PBF/SSD/C-3";
+  r.occurred = t0 + 400 * day;
+  r.gewe = 200'000;
+  auto again = harness::of(h.feed(r, t0 + 400 * day), "R6c");
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].status == "firing");
+  CHECK(again[0].alert_id != fired[0].alert_id);
+  CHECK(contains(again[0].explanation, "20.0 %"));
+  CHECK(contains(again[0].explanation, "over 1 event(s)"));
+}
+
+TEST_CASE("R7-stagnant fires for the same value three periods running and resolves when the value changes",
+          "[rules][catalogue][R7]") {
+  harness h(a4p_path());
+  auto report = [&](int quarter, double value) {
+    ev p;
+    p.type = Payload::CommitmentProgress;
+    p.entity = hub::schema::Entity::peacekeeping;
+    p.record = "CPAS-Q" + std::to_string(quarter);
+    p.rp_start = t0 + quarter * 90 * day;
+    p.rp_end = t0 + (quarter + 1) * 90 * day;
+    p.occurred = p.rp_end + 5 * day;
+    p.value = value;
+    return harness::of(h.feed(p, p.occurred), "R7-stagnant");
+  };
+  REQUIRE(report(0, 40).empty());
+  REQUIRE(report(1, 40).empty());
+  auto fired = report(2, 40);
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].severity == "warning");
+  CHECK(fired[0].key == "SSD/DSC-5.2");
+  CHECK(contains(fired[0].explanation, "payload.value = 40 in 3 consecutive reporting periods (2025-01-01 to"));
+  CHECK(fired[0].evidence.size() == 3);
+  CHECK(contains(fired[0].evidence[0], "CPAS-Q0"));
+  auto resolved = report(3, 45);
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].status == "resolved");
+  CHECK(contains(resolved[0].evidence[0], "CPAS-Q3"));
 }

@@ -119,6 +119,65 @@ TEST_CASE("rule file errors name the file and line", "[rules][load]") {
     auto errors = errors_of(f);
     CHECK(has_error(errors, 4, "cycle in also_firing"));
   }
+  SECTION("pair, ratio and stagnation attributes are checked with their lines") {
+    const char* pair_rule = R"(groups:
+  - name: g
+    rules:
+      - id: P1
+        kind: pair
+        anchor: "x"
+        severity: info
+        on: {event_types: [activity]}
+        area: adm2
+        key: [country, area, quarter]
+        pair:
+          same: [payload.sector_family]
+          same_if_present: [payload.title]
+          differ: [entity]
+          unless_same: [correlation_id]
+          period: covers
+        title: "t"
+        description: "d"
+        closing_action: "c"
+      - id: Q1
+        kind: ratio
+        anchor: "x"
+        severity: warning
+        on: {event_types: [peacebuilding_project]}
+        key: [country, quarter]
+        time: payload.budget
+        window: 365d
+        ratio: {numerator: payload.gewe_allocation, denominator: payload.status, below_pct: 130}
+        title: "t"
+        description: "d"
+        closing_action: "c"
+      - id: S1
+        kind: stagnation
+        anchor: "x"
+        severity: warning
+        on: {event_types: [commitment_progress]}
+        key: [country]
+        field: payload.nothing
+        periods: 1
+        title: "t"
+        description: "d"
+        closing_action: "c"
+)";
+    auto errors = errors_of(write(dir, "r.yaml", pair_rule));
+    CHECK(has_error(errors, 13, "pair.same_if_present needs a list field, 'payload.title'"));
+    CHECK(has_error(errors, 16, "pair.period must be overlaps or any"));
+    CHECK(has_error(errors, 25, "key 'quarter' (the quarter a pair starts to overlap) is only for pair rules"));
+    CHECK(has_error(errors, 26, "time 'payload.budget' must be a time field"));
+    CHECK(has_error(errors, 28, "ratio.denominator needs a number field, 'payload.status'"));
+    CHECK(has_error(errors, 28, "ratio.below_pct is a percentage"));
+    CHECK(has_error(errors, 38, "unknown field 'payload.nothing'"));
+    CHECK(has_error(errors, 39, "periods must be at least 2"));
+  }
+  SECTION("share_above needs the out_of_scope check") {
+    auto f = write(dir, "r.yaml", replace(good_rule, "        severity: warning\n",
+                                          "        severity: warning\n        severity_by:\n          - {share_above: 50, severity: critical}\n"));
+    CHECK(has_error(errors_of(f), 9, "share_above needs check: out_of_scope"));
+  }
   SECTION("every error of a file is reported at once") {
     auto text = replace(replace(good_rule, "[activity]", "[nothing]"), "equals: none", "gt: none");
     auto f = write(dir, "r.yaml", text);

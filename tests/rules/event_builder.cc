@@ -40,8 +40,13 @@ std::vector<std::uint8_t> build(const ev& e) {
     case Payload::ProgrammeActivity: {
       std::vector<flatbuffers::Offset<Money>> budgets;
       if (e.budget > 0) budgets.push_back(money(e.budget));
+      std::vector<flatbuffers::Offset<SectorCode>> sectors;
+      for (const auto& c : e.codes) {
+        auto colon = c.find(':');
+        sectors.push_back(CreateSectorCodeDirect(fbb, c.substr(0, colon).c_str(), c.substr(colon + 1).c_str()));
+      }
       payload = CreateProgrammeActivityDirect(fbb, e.record.c_str(), e.title.c_str(), 0, nullptr, e.status, 2, 0, 0, 0,
-                                              0, nullptr, nullptr, nullptr, nullptr, 0, nullptr, &budgets, nullptr,
+                                              0, nullptr, nullptr, &sectors, nullptr, 0, nullptr, &budgets, nullptr,
                                               nullptr, e.humanitarian, nullptr, e.family.c_str())
                     .Union();
       break;
@@ -56,7 +61,13 @@ std::vector<std::uint8_t> build(const ev& e) {
     }
     case Payload::CountryTeamActivity: {
       auto org = CreateOrganisationDirect(fbb, "UNDP", "UNDP", "implementing");
-      payload = CreateCountryTeamActivityDirect(fbb, org, 0, e.title.c_str(), e.status, "2025-01", -1, -1, nullptr,
+      flatbuffers::Offset<SectorCode> sector = 0;
+      if (!e.codes.empty()) {
+        const auto& c = e.codes.front();
+        auto colon = c.find(':');
+        sector = CreateSectorCodeDirect(fbb, c.substr(0, colon).c_str(), c.substr(colon + 1).c_str());
+      }
+      payload = CreateCountryTeamActivityDirect(fbb, org, sector, e.title.c_str(), e.status, "2025-01", -1, -1, nullptr,
                                                 nullptr, e.humanitarian, e.family.c_str())
                     .Union();
       break;
@@ -106,6 +117,7 @@ std::vector<std::uint8_t> build(const ev& e) {
   std::vector<flatbuffers::Offset<AdminArea>> areas;
   if (!e.adm1.empty()) areas.push_back(CreateAdminAreaDirect(fbb, 1, e.adm1.c_str(), nullptr, GeoResolution::exact));
   if (!e.adm2.empty()) areas.push_back(CreateAdminAreaDirect(fbb, 2, e.adm2.c_str(), nullptr, GeoResolution::exact));
+  for (const auto& a : e.more_adm2) areas.push_back(CreateAdminAreaDirect(fbb, 2, a.c_str(), nullptr, GeoResolution::exact));
   auto geo = CreateGeoDirect(fbb, &areas);
   std::vector<flatbuffers::Offset<StrategyRef>> refs;
   for (const auto& [s, o] : e.refs) refs.push_back(CreateStrategyRefDirect(fbb, s.c_str(), e.ref_version, o.c_str()));

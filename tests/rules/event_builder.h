@@ -31,6 +31,7 @@ struct ev {
   std::string country = "SSD", source = "test-adapter", record = "rec-1", revision = "1";
   std::optional<schema::Entity> entity;  // default: from the payload type
   std::string adm1, adm2;
+  std::vector<std::string> more_adm2;    // further admin 2 areas
   millis occurred = t0, start = t0, end = 0;
   std::vector<std::pair<std::string, std::string>> refs;  // (strategy, objective)
   unsigned ref_version = 1;
@@ -40,6 +41,7 @@ struct ev {
   schema::MandateArea mandate = schema::MandateArea::poc;
   schema::ActivityStatus status = schema::ActivityStatus::active;
   std::string family;
+  std::vector<std::string> codes;        // sector codes as "vocabulary:code" (programme: all, country team: the first)
   bool humanitarian = false;
   std::optional<schema::GenderLevel> gender = schema::GenderLevel::significant;
   double budget = 0, gewe = -1;

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "hub/rules/rule_set.h"
 #include "schemas/schema.h"
@@ -175,15 +176,30 @@ struct published {
   alert_state last;  // last emitted content, for a resolve of a rule that is gone
 };
 
+// What a condition found wrong with a subject; kept only while it is violated.
+struct violation {
+  std::string detail, strategy_id, objective_id;
+  unsigned strategy_version = 0;
+  evidence ev;
+};
+
+// Memory: one per rule and subject, so it stays small. The envelope copy (kept for
+// re-evaluation when the strategy changes, or for `for`) is one trimmed buffer shared by
+// every rule that keeps it; the findings exist only while the subject is violated.
 struct cond_subject {
-  std::vector<std::uint8_t> bytes;  // kept for re-evaluation when the strategy changes
+  std::shared_ptr<const std::vector<std::uint8_t>> bytes;
   millis occurred = 0;
   millis since = 0;                 // processing time it became violated
   bool violated = false;
   Severity severity = Severity::warning;
-  std::string detail, strategy_id, objective_id;
-  unsigned strategy_version = 0;
-  evidence ev;
+  std::unique_ptr<violation> v;
+};
+
+// Interned strings (subjects, keys, area indexes), referred to by pointer. The pool only
+// grows: it holds each distinct subject and key once, however many rules refer to it.
+using istr = const std::string*;
+struct by_value {
+  bool operator()(istr a, istr b) const { return *a < *b; }
 };
 
 struct trigger {
@@ -224,7 +240,8 @@ struct span {
 
 // pair: one `on` event (the latest revision of its subject) waiting for or part of pairs.
 struct pair_member {
-  std::string bucket, country, area, label;
+  const std::string* bucket = nullptr;               // interned
+  std::string country, area, label;
   millis occurred = 0, start = 0, end = 0;
   std::vector<std::string> differ, unless;          // values of pair.differ, pair.unless_same
   std::vector<std::vector<std::string>> lists;      // values of pair.same_if_present
@@ -251,18 +268,19 @@ struct rule_state {
   std::map<std::string, alert_state> alerts;
   std::set<std::string> dirty;
   // condition
-  std::unordered_map<std::string, cond_subject> subjects;
+  std::unordered_map<istr, cond_subject> subjects;                        // alert key -> subject
   // expectation
-  std::unordered_map<std::string, trigger> triggers;                       // subject -> trigger
-  std::unordered_map<std::string, std::set<std::string>> triggers_by_key;   // alert key -> subjects
-  std::unordered_map<std::string, std::vector<std::string>> triggers_by_area;  // area index -> subjects
-  std::unordered_map<std::string, std::vector<candidate>> candidates;       // area index -> candidates
+  std::unordered_map<istr, trigger> triggers;                               // subject -> trigger
+  std::unordered_map<std::string, std::set<istr, by_value>> triggers_by_key; // alert key -> subjects
+  std::unordered_map<std::string, std::vector<istr>> triggers_by_area;      // area index -> subjects
+  // area index -> candidates; one candidate is shared by its admin 1 and admin 2 index
+  std::unordered_map<std::string, std::vector<std::shared_ptr<const candidate>>> candidates;
   // absence
   std::unordered_map<std::string, expected_report> reports;
   std::unordered_map<std::string, evidence> last_linked;                    // country|strategy|objective
   // threshold
   std::unordered_map<std::string, std::vector<hit>> hits;
-  std::unordered_map<std::string, std::unordered_map<std::string, span>> active;  // area index -> subject -> span
+  std::unordered_map<std::string, std::unordered_map<istr, span>> active;   // area index -> subject -> span
   // pair
   std::unordered_map<std::string, pair_member> members;                    // subject -> member
   std::unordered_map<std::string, std::vector<std::string>> buckets;       // area + same values -> subjects
@@ -321,6 +339,8 @@ struct engine::impl {
   std::map<std::string, std::map<unsigned, strategy>> strategies;
   std::map<std::string, std::pair<millis, std::string>> silences;  // rule|key (key "*" for all) -> until, reason
   millis clock = 0, watermark = 0;
+  std::unordered_set<std::string> pool;                              // interned strings (istr)
+  std::shared_ptr<const std::vector<std::uint8_t>> current_copy;     // of the event being judged
   bool replaying = false;
   std::uint64_t events = 0, emitted = 0;
   mutable std::mutex mu;
@@ -343,6 +363,8 @@ struct engine::impl {
   }
 
   std::string pub_key(const std::string& rule_id, const std::string& key) const { return rule_id + '\x1f' + key; }
+
+  istr intern(const std::string& s) { return &*pool.insert(s).first; }
 
   bool silenced(const std::string& rule_id, const std::string& key) const {
     for (const auto& k : {rule_id + "|" + key, rule_id + "|*"}) {
@@ -728,12 +750,34 @@ struct engine::impl {
 
   // ---------------------------------------------------------------- condition
 
-  static std::vector<std::uint8_t> copy_of(const Envelope& e) {
-    flatbuffers::FlatBufferBuilder fbb;
+  // A copy of `e` with only what the field table (fields.cc) and the excerpts read: the
+  // lists no rule reads (participating organisations, transactions, points, ...) are
+  // dropped. Made once per event and shared by every rule that keeps it.
+  std::shared_ptr<const std::vector<std::uint8_t>> shared_copy(const Envelope& e) {
+    if (current_copy) return current_copy;
     schema::EnvelopeT obj;
     e.UnPackTo(&obj);
+    obj.a4p_plus.clear();
+    obj.causation_id.reset();
+    if (obj.geo) obj.geo->points.clear();
+    if (auto* p = obj.payload.AsProgrammeActivity()) {
+      p->participating_orgs.clear();
+      p->recipient_countries.clear();
+      p->recipient_regions.clear();
+      p->sdg_targets.clear();
+      p->commitments.clear();
+      p->disbursements.clear();
+      p->humanitarian_scope.clear();
+      p->reporting_org.reset();
+    } else if (auto* b = obj.payload.AsPeacebuildingProject()) {
+      b->recipients.clear();
+      b->recipient_amounts.clear();
+    }
+    flatbuffers::FlatBufferBuilder fbb(512);
     fbb.Finish(schema::Envelope::Pack(fbb, &obj), schema::EnvelopeIdentifier());
-    return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+    current_copy = std::make_shared<const std::vector<std::uint8_t>>(fbb.GetBufferPointer(),
+                                                                      fbb.GetBufferPointer() + fbb.GetSize());
+    return current_copy;
   }
 
   void condition(rule_state& st, const Envelope& e, millis log_time, bool recheck) {
@@ -750,7 +794,8 @@ struct engine::impl {
       return;
     }
     ++st.evaluated;
-    cond_subject& s = st.subjects[*key];
+    istr k = intern(*key);
+    cond_subject& s = st.subjects[k];
     if (!recheck && event_time(e) < s.occurred) return;  // an older revision arriving late changes nothing
     tri sel = eval_all(r.on.where, e);
     tri fire = sel == tri::no ? tri::no : eval_all(r.fire_if, e);
@@ -763,42 +808,46 @@ struct engine::impl {
     bool violated = sel == tri::yes && fire == tri::yes && cr.violated;
     if (!recheck) {
       s.occurred = event_time(e);
-      if (r.check != strategy_check::none || r.for_duration != 0) s.bytes = copy_of(e);
+      if (r.check != strategy_check::none || r.for_duration != 0) s.bytes = shared_copy(e);
     }
     if (violated && !s.violated) s.since = log_time;
     s.violated = violated;
-    s.detail = cr.detail;
-    s.strategy_id = cr.strategy_id;
-    s.objective_id = cr.objective_id;
-    s.strategy_version = cr.version;
     s.severity = base_severity(r, e, cr.share);
     if (r.check == strategy_check::expired_reference) s.severity = cr.in_grace ? Severity::info : r.severity;
     if (area.fallback) s.severity = lower(s.severity);
-    s.ev = evidence_of(e, r.fields_used);
     if (!violated) {
-      clear_alert(st, *key, {s.ev});
+      s.v.reset();
+      auto a = st.alerts.find(*k);
+      if (a != st.alerts.end() && a->second.firing) clear_alert(st, *k, {evidence_of(e, r.fields_used)});
       return;
     }
-    judge_condition(st, *key, s, e.country() ? e.country()->str() : "", area);
+    if (!s.v) s.v = std::make_unique<violation>();
+    s.v->detail = std::move(cr.detail);
+    s.v->strategy_id = std::move(cr.strategy_id);
+    s.v->objective_id = std::move(cr.objective_id);
+    s.v->strategy_version = cr.version;
+    s.v->ev = evidence_of(e, r.fields_used);
+    judge_condition(st, *k, s, e.country() ? e.country()->str() : "", area);
   }
 
   void judge_condition(rule_state& st, const std::string& key, const cond_subject& s, const std::string& country,
                        const area_pick& area) {
     const rule& r = *st.r;
-    if (clock < s.since + r.for_duration) return;  // pending
+    if (clock < s.since + r.for_duration || !s.v) return;  // pending
+    const violation& v = *s.v;
     alert_state a;
     auto old = st.alerts.find(key);
     a.firing = true;
     a.severity = s.severity;
-    a.ev = {s.ev};
-    a.first_event_time = old != st.alerts.end() && old->second.firing ? old->second.first_event_time : s.ev.time;
-    a.last_event_time = s.ev.time;
+    a.ev = {v.ev};
+    a.first_event_time = old != st.alerts.end() && old->second.firing ? old->second.first_event_time : v.ev.time;
+    a.last_event_time = v.ev.time;
     a.country = country;
     a.area = area.code;
-    a.detail = s.detail;
-    a.strategy_id = s.strategy_id;
-    a.objective_id = s.objective_id;
-    a.strategy_version = s.strategy_version;
+    a.detail = v.detail;
+    a.strategy_id = v.strategy_id;
+    a.objective_id = v.objective_id;
+    a.strategy_version = v.strategy_version;
     if (area.fallback) a.note = "Matched at admin level 1 because the admin 2 code is missing; severity lowered one step.";
     set_alert(st, key, std::move(a));
   }
@@ -807,12 +856,12 @@ struct engine::impl {
     if (st.r->for_duration == 0) return;
     for (auto& [key, s] : st.subjects) {
       if (!s.violated) continue;
-      auto it = st.alerts.find(key);
+      auto it = st.alerts.find(*key);
       if (it != st.alerts.end() && it->second.firing) continue;
       if (clock < s.since + st.r->for_duration) continue;
-      if (s.bytes.empty()) continue;
-      auto* e = schema::GetEnvelope(s.bytes.data());
-      judge_condition(st, key, s, e->country() ? e->country()->str() : "", pick_area(*st.r, *e));
+      if (!s.bytes) continue;
+      auto* e = schema::GetEnvelope(s.bytes->data());
+      judge_condition(st, *key, s, e->country() ? e->country()->str() : "", pick_area(*st.r, *e));
     }
   }
 
@@ -820,11 +869,11 @@ struct engine::impl {
     for (auto& [id, st] : states) {
       if (st.r->kind != rule_kind::condition || st.r->check == strategy_check::none) continue;
       for (auto& [key, s] : st.subjects) {
-        if (s.bytes.empty()) continue;
-        auto* e = schema::GetEnvelope(s.bytes.data());
+        if (!s.bytes) continue;
+        auto* e = schema::GetEnvelope(s.bytes->data());
         if (!e->country() || e->country()->str() != country) continue;
-        std::vector<std::uint8_t> copy = s.bytes;  // condition() may replace s.bytes
-        condition(st, *schema::GetEnvelope(copy.data()), s.since, true);
+        auto keep = s.bytes;  // held while condition() reads it
+        condition(st, *schema::GetEnvelope(keep->data()), s.since, true);
       }
     }
   }
@@ -856,7 +905,7 @@ struct engine::impl {
 
   void expectation_trigger(rule_state& st, const Envelope& e) {
     const rule& r = *st.r;
-    std::string subject = subject_of(e);
+    istr subject = intern(subject_of(e));
     auto old = st.triggers.find(subject);
     std::string old_key = old != st.triggers.end() ? old->second.key : "";
     tri sel = eval_all(r.on.where, e);
@@ -899,9 +948,9 @@ struct engine::impl {
       auto it = st.candidates.find(idx);
       if (it == st.candidates.end()) continue;
       for (const auto& c : it->second)
-        if (satisfies(r, t, c)) {
+        if (satisfies(r, t, *c)) {
           t.satisfied = true;
-          t.by = c.ev;
+          t.by = c->ev;
           break;
         }
       if (t.satisfied) break;
@@ -945,8 +994,9 @@ struct engine::impl {
       if (a2.present) idx.push_back(area_index(country, 2, a2.text));
       if (a1.present) idx.push_back(area_index(country, 1, a1.text));
       if (!a1.present && !a2.present) idx.push_back(country + "|*");
+      auto cp = std::make_shared<const candidate>(std::move(c));
       for (const auto& ix : idx) {
-        st.candidates[ix].push_back(c);
+        st.candidates[ix].push_back(cp);
         auto tl = st.triggers_by_area.find(ix == country + "|*" ? country + "|*" : ix);
         if (tl == st.triggers_by_area.end()) continue;
         std::set<std::string> keys;
@@ -954,12 +1004,12 @@ struct engine::impl {
           auto t = st.triggers.find(subject);
           if (t == st.triggers.end() || t->second.satisfied) continue;
           if (ix != country + "|*" && t->second.area_index != ix) continue;
-          if (!satisfies(r, t->second, c)) continue;
+          if (!satisfies(r, t->second, *cp)) continue;
           t->second.satisfied = true;
-          t->second.by = c.ev;
+          t->second.by = cp->ev;
           keys.insert(t->second.key);
         }
-        for (const auto& k : keys) judge_expectation(st, k, {c.ev});
+        for (const auto& k : keys) judge_expectation(st, k, {cp->ev});
       }
     }
   }
@@ -1150,7 +1200,7 @@ struct engine::impl {
       auto a2 = read_field(e, "geo.adm2"), a1 = read_field(e, "geo.adm1");
       std::string idx = a2.present ? area_index(country, 2, a2.text)
                                    : a1.present ? area_index(country, 1, a1.text) : country + "|*";
-      std::string subject = subject_of(e);
+      istr subject = intern(subject_of(e));
       if (eval_all(sel.where, e) == tri::yes)
         st.active[idx][subject] = {e.period() ? e.period()->start() : 0, e.period() ? e.period()->end() : 0};
       else
@@ -1279,7 +1329,7 @@ struct engine::impl {
       }
       st.partners.erase(ps);
     }
-    auto b = st.buckets.find(m->second.bucket);
+    auto b = st.buckets.find(*m->second.bucket);
     if (b != st.buckets.end()) {
       std::erase(b->second, subject);
       if (b->second.empty()) st.buckets.erase(b);
@@ -1319,8 +1369,9 @@ struct engine::impl {
     pair_member m;
     m.country = e.country()->str();
     m.area = area.code;
-    m.bucket = area_index(m.country, area.level, area.code);
-    for (const auto& v : same) m.bucket += "|" + v;
+    std::string bucket_name = area_index(m.country, area.level, area.code);
+    for (const auto& v : same) bucket_name += "|" + v;
+    m.bucket = intern(bucket_name);
     m.occurred = event_time(e);
     m.start = static_cast<millis>(start.number);
     m.end = e.period() ? e.period()->end() : 0;
@@ -1334,7 +1385,7 @@ struct engine::impl {
               schema::EnumNameEntity(e.entity()) + ")";
     m.ev = closing;
     if (m.end != 0) st.ending.emplace(m.end, subject);
-    auto& bucket = st.buckets[m.bucket];
+    auto& bucket = st.buckets[*m.bucket];
     for (const auto& other : bucket) {
       const pair_member& o = st.members.at(other);
       if (!pairs_with(r, m, o)) continue;
@@ -1643,6 +1694,7 @@ struct engine::impl {
 
   void event(const Envelope& e, millis log_time) {
     ++events;
+    current_copy.reset();
     clock = std::max(clock, log_time);
     millis t = event_time(e);
     if (t != 0) watermark = std::max(watermark, std::min(t, clock));

@@ -201,6 +201,12 @@ using istr = const std::string*;
 struct by_value {
   bool operator()(istr a, istr b) const { return *a < *b; }
 };
+struct pair_by_value {
+  bool operator()(const std::pair<istr, istr>& a, const std::pair<istr, istr>& b) const {
+    return *a.first != *b.first ? *a.first < *b.first : *a.second < *b.second;
+  }
+};
+std::pair<istr, istr> ordered(istr a, istr b) { return *a < *b ? std::pair{a, b} : std::pair{b, a}; }
 
 struct trigger {
   std::string key, country, area_index;
@@ -209,9 +215,9 @@ struct trigger {
   std::vector<std::string> same;
   schema::Entity entity = schema::Entity::unspecified;
   Severity base = Severity::warning;
-  evidence ev;
+  millis time = 0;                                         // the trigger's event time
+  std::shared_ptr<const std::vector<std::uint8_t>> bytes;  // the shared copy: evidence is made when needed
   bool satisfied = false;
-  evidence by;
 };
 
 struct candidate {
@@ -241,11 +247,11 @@ struct span {
 // pair: one `on` event (the latest revision of its subject) waiting for or part of pairs.
 struct pair_member {
   const std::string* bucket = nullptr;               // interned
-  std::string country, area, label;
+  std::string country, area;
   millis occurred = 0, start = 0, end = 0;
   std::vector<std::string> differ, unless;          // values of pair.differ, pair.unless_same
   std::vector<std::vector<std::string>> lists;      // values of pair.same_if_present
-  evidence ev;
+  std::shared_ptr<const std::vector<std::uint8_t>> bytes;  // the shared copy: evidence is made when needed
 };
 
 // ratio: one subject's contribution to a key's sums.
@@ -282,11 +288,11 @@ struct rule_state {
   std::unordered_map<std::string, std::vector<hit>> hits;
   std::unordered_map<std::string, std::unordered_map<istr, span>> active;   // area index -> subject -> span
   // pair
-  std::unordered_map<std::string, pair_member> members;                    // subject -> member
-  std::unordered_map<std::string, std::vector<std::string>> buckets;       // area + same values -> subjects
-  std::unordered_map<std::string, std::map<std::string, std::string>> partners;  // subject -> partner -> alert key
-  std::unordered_map<std::string, std::set<std::pair<std::string, std::string>>> pairs;  // alert key -> pairs
-  std::multimap<millis, std::string> ending;                               // period end -> subject
+  std::unordered_map<istr, pair_member> members;                           // subject -> member
+  std::unordered_map<std::string, std::vector<istr>> buckets;              // area + same values -> subjects
+  std::unordered_map<istr, std::map<istr, std::string, by_value>> partners;  // subject -> partner -> alert key
+  std::unordered_map<std::string, std::set<std::pair<istr, istr>, pair_by_value>> pairs;  // alert key -> pairs
+  std::multimap<millis, istr> ending;                                      // period end -> subject
   // ratio
   std::unordered_map<std::string, std::map<std::string, share_item>> items;  // key -> subject -> item
   std::unordered_map<std::string, std::string> item_key;                   // subject -> key
@@ -941,7 +947,9 @@ struct engine::impl {
     t.anchor = static_cast<millis>(anchor.number);
     t.entity = e.entity();
     t.base = base_severity(r, e);
-    t.ev = evidence_of(e, r.fields_used);
+    t.time = event_time(e);
+    t.bytes = shared_copy(e);
+    evidence by;
     t.area_index = area.code.empty() ? t.country + "|*" : area_index(t.country, area.level, area.code);
     // Look for a counterpart already seen: in the area, and country-wide ones.
     for (const auto& idx : {t.area_index, t.country + "|*"}) {
@@ -950,7 +958,7 @@ struct engine::impl {
       for (const auto& c : it->second)
         if (satisfies(r, t, *c)) {
           t.satisfied = true;
-          t.by = c->ev;
+          by = c->ev;
           break;
         }
       if (t.satisfied) break;
@@ -966,7 +974,7 @@ struct engine::impl {
       st.triggers_by_area[t.area_index].push_back(subject);
       st.triggers_by_area[t.country + "|*"].push_back(subject);
     }
-    judge_expectation(st, t.key, t.satisfied ? std::vector<evidence>{t.by} : std::vector<evidence>{});
+    judge_expectation(st, t.key, t.satisfied ? std::vector<evidence>{by} : std::vector<evidence>{});
   }
 
   void expectation_candidate(rule_state& st, const Envelope& e) {
@@ -1006,7 +1014,6 @@ struct engine::impl {
           if (ix != country + "|*" && t->second.area_index != ix) continue;
           if (!satisfies(r, t->second, *cp)) continue;
           t->second.satisfied = true;
-          t->second.by = cp->ev;
           keys.insert(t->second.key);
         }
         for (const auto& k : keys) judge_expectation(st, k, {cp->ev});
@@ -1026,7 +1033,7 @@ struct engine::impl {
         const trigger& t = st.triggers.at(subject);
         if (t.satisfied || clock < t.anchor + r.fire_at) continue;
         if (!any) {
-          a.first_event_time = t.ev.time;
+          a.first_event_time = t.time;
           a.country = t.country;
           a.area = t.area_index.substr(t.area_index.rfind('|') + 1);
         }
@@ -1034,9 +1041,9 @@ struct engine::impl {
         all_fallback = all_fallback && t.fallback;
         Severity s = severity_for(r, t.base, t.anchor, false, t.country);
         if (s > sev) sev = s;
-        a.first_event_time = std::min(a.first_event_time, t.ev.time);
-        a.last_event_time = std::max(a.last_event_time, t.ev.time);
-        if (a.ev.size() < max_evidence) a.ev.push_back(t.ev);
+        a.first_event_time = std::min(a.first_event_time, t.time);
+        a.last_event_time = std::max(a.last_event_time, t.time);
+        if (a.ev.size() < max_evidence) a.ev.push_back(evidence_of(*schema::GetEnvelope(t.bytes->data()), r.fields_used));
       }
       if (it->second.empty()) st.triggers_by_key.erase(it);
     }
@@ -1303,6 +1310,16 @@ struct engine::impl {
 
   bool member_ended(const pair_member& m) const { return m.end != 0 && m.end < watermark; }
 
+  static evidence member_ev(const rule& r, const pair_member& m) {
+    return evidence_of(*schema::GetEnvelope(m.bytes->data()), r.fields_used);
+  }
+
+  static std::string member_label(const pair_member& m) {
+    const Envelope& e = *schema::GetEnvelope(m.bytes->data());
+    return (e.source_record_id() && e.source_record_id()->size() ? e.source_record_id()->str() : subject_of(e)) +
+           " (" + schema::EnumNameEntity(e.entity()) + ")";
+  }
+
   bool pairs_with(const rule& r, const pair_member& a, const pair_member& b) const {
     for (std::size_t i = 0; i < a.differ.size(); ++i)
       if (a.differ[i] == b.differ[i]) return false;
@@ -1315,14 +1332,14 @@ struct engine::impl {
   }
 
   // Takes `subject` out of every pair and its bucket; the alert keys it was in go to `affected`.
-  void remove_member(rule_state& st, const std::string& subject, std::set<std::string>& affected) {
+  void remove_member(rule_state& st, istr subject, std::set<std::string>& affected) {
     auto m = st.members.find(subject);
     if (m == st.members.end()) return;
     auto ps = st.partners.find(subject);
     if (ps != st.partners.end()) {
       for (const auto& [other, key] : ps->second) {
         auto& set = st.pairs[key];
-        set.erase({std::min(subject, other), std::max(subject, other)});
+        set.erase(ordered(subject, other));
         st.partners[other].erase(subject);
         if (st.partners[other].empty()) st.partners.erase(other);
         affected.insert(key);
@@ -1339,7 +1356,7 @@ struct engine::impl {
 
   void pair_event(rule_state& st, const Envelope& e) {
     const rule& r = *st.r;
-    std::string subject = subject_of(e);
+    istr subject = intern(subject_of(e));
     std::set<std::string> affected;
     evidence closing = evidence_of(e, r.fields_used);
     auto finish = [&] {
@@ -1381,9 +1398,7 @@ struct engine::impl {
     }
     for (const auto& f : r.pair_unless_same) m.unless.push_back(read_field(e, f).text);
     for (const auto& f : r.pair_same_if_present) m.lists.push_back(read_field(e, f).list);
-    m.label = (e.source_record_id() && e.source_record_id()->size() ? e.source_record_id()->str() : subject) + " (" +
-              schema::EnumNameEntity(e.entity()) + ")";
-    m.ev = closing;
+    m.bytes = shared_copy(e);
     if (m.end != 0) st.ending.emplace(m.end, subject);
     auto& bucket = st.buckets[*m.bucket];
     for (const auto& other : bucket) {
@@ -1391,7 +1406,7 @@ struct engine::impl {
       if (!pairs_with(r, m, o)) continue;
       auto key = key_of(r, e, area.code, quarter_of(std::max(m.start, o.start)));
       if (!key) continue;
-      st.pairs[*key].insert({std::min(subject, other), std::max(subject, other)});
+      st.pairs[*key].insert(ordered(subject, other));
       st.partners[subject][other] = *key;
       st.partners[other][subject] = *key;
       affected.insert(*key);
@@ -1408,7 +1423,7 @@ struct engine::impl {
       st.ending.erase(st.ending.begin());
       auto m = st.members.find(subject);
       if (m == st.members.end() || m->second.end != end) continue;  // revised since
-      evidence closing = m->second.ev;
+      evidence closing = member_ev(*st.r, m->second);
       closing.excerpt += " (ended " + format_date(end) + ")";
       std::set<std::string> affected;
       remove_member(st, subject, affected);
@@ -1435,14 +1450,14 @@ struct engine::impl {
       if (a.detail.empty()) {
         a.country = m1.country;
         a.area = m1.area;
-        a.first_event_time = std::min(m1.ev.time, m2.ev.time);
-        a.detail = m1.label + " and " + m2.label + " overlap from " + format_date(std::max(m1.start, m2.start)) +
-                   (unless.empty() ? "" : " with no shared " + unless);
+        a.first_event_time = std::min(m1.occurred, m2.occurred);
+        a.detail = member_label(m1) + " and " + member_label(m2) + " overlap from " +
+                   format_date(std::max(m1.start, m2.start)) + (unless.empty() ? "" : " with no shared " + unless);
       }
-      a.first_event_time = std::min({a.first_event_time, m1.ev.time, m2.ev.time});
-      a.last_event_time = std::max({a.last_event_time, m1.ev.time, m2.ev.time});
+      a.first_event_time = std::min({a.first_event_time, m1.occurred, m2.occurred});
+      a.last_event_time = std::max({a.last_event_time, m1.occurred, m2.occurred});
       for (const auto* m : {&m1, &m2})
-        if (a.ev.size() < max_evidence && seen.insert(schema::id_to_hex(m->ev.id)).second) a.ev.push_back(m->ev);
+        if (a.ev.size() < max_evidence && seen.insert(*(m == &m1 ? x : y)).second) a.ev.push_back(member_ev(*st.r, *m));
     }
     if (it->second.size() > 1) a.detail += "; " + std::to_string(it->second.size() - 1) + " more pair(s)";
     auto old = st.alerts.find(key);

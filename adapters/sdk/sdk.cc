@@ -525,7 +525,7 @@ struct subscriber::impl {
 
   void handle(frames& m) {
     auto cmd = text_of(m[0]);
-    if (cmd == wire::rep_evt && m.size() == 5) {
+    if (cmd == wire::rep_evt && (m.size() == 5 || m.size() == 6)) {
       if (u64_of(m[1]) != sub_id) return;  // a subscription from before a reset
       auto off = u64_of(m[2]);
       if (!off) return;
@@ -533,6 +533,7 @@ struct subscriber::impl {
       e.offset = *off;
       e.topic = std::string(text_of(m[3]));
       e.bytes.assign(m[4].data<std::uint8_t>(), m[4].data<std::uint8_t>() + m[4].size());
+      if (m.size() == 6) e.signature.assign(m[5].data<std::uint8_t>(), m[5].data<std::uint8_t>() + m[5].size());
       buffer.push_back(std::move(e));
       return;
     }

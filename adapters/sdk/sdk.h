@@ -131,6 +131,7 @@ struct event {
   std::uint64_t offset = 0;
   std::string topic;
   std::vector<std::uint8_t> bytes;
+  std::vector<std::uint8_t> signature;  // the publisher's Ed25519 signature the hub stored, or empty
   [[nodiscard]] const schema::Envelope* envelope() const { return schema::GetEnvelope(bytes.data()); }
 };
 

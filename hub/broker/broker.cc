@@ -82,6 +82,7 @@ struct broker::impl {
     schema::Id128 id;
     offset off;
     std::size_t type_index = 0;
+    std::vector<std::uint8_t> signature;  // the verified Ed25519 signature, stored with the event
   };
 
   struct pending_ack {
@@ -649,6 +650,9 @@ struct broker::impl {
     p.type_index = static_cast<std::size_t>(e->payload_type());
     p.envelope = std::move(msg);
     p.own = std::move(own);
+    // Only a signature that was verified against the identity's registered key is kept
+    // (with security off nothing checks it, so nothing is stored).
+    if (who != nullptr) p.signature.assign(signature.begin(), signature.end());
     dedup.insert(id, p.off);
     batch.push_back(std::move(p));
   }
@@ -660,7 +664,7 @@ struct broker::impl {
     recs.reserve(batch.size());
     for (auto& p : batch) {
       auto data = p.own.empty() ? bytes(p.envelope) : std::span<const std::uint8_t>(p.own);
-      recs.push_back({now, p.id, p.topic, data});
+      recs.push_back({now, p.id, p.topic, data, p.signature});
     }
     offset base = st->end();
     status r = st->append(recs);
@@ -823,9 +827,14 @@ struct broker::impl {
 
   bool send_evt(subscription& s, const store::record_view& v) {
     std::string identity = s.identity;  // s may be removed if the client is gone
-    bool ok = send_to(identity, wire::rep_evt, wire::u64_frame(s.sub_id), wire::u64_frame(v.off.value),
-                      std::string_view(v.topic),
-                      std::string_view(reinterpret_cast<const char*>(v.envelope.data()), v.envelope.size()));
+    const std::string_view env(reinterpret_cast<const char*>(v.envelope.data()), v.envelope.size());
+    // A stored signature goes with the event as a fifth frame (docs/protocol.md).
+    bool ok = v.signature.empty()
+                  ? send_to(identity, wire::rep_evt, wire::u64_frame(s.sub_id), wire::u64_frame(v.off.value),
+                            std::string_view(v.topic), env)
+                  : send_to(identity, wire::rep_evt, wire::u64_frame(s.sub_id), wire::u64_frame(v.off.value),
+                            std::string_view(v.topic), env,
+                            std::string_view(reinterpret_cast<const char*>(v.signature.data()), v.signature.size()));
     if (!ok) return false;
     s.credit--;
     counters.events_out++;
@@ -919,6 +928,7 @@ struct broker::impl {
                   {"bytes", ss.bytes},             {"segments", ss.segments},
                   {"writable", ss.writable},       {"last_error", ss.last_error},
                   {"corrupt_skipped", ss.corrupt_skipped}};
+    if (!ss.chain_head.empty()) j["store"]["chain_head"] = ss.chain_head;
     json naks = json::object(), errs = json::object();
     for (std::size_t i = 0; i < 32; ++i) {
       if (counters.naks[i]) naks[std::string(schema::reason_name(static_cast<Reason>(i)))] = counters.naks[i];

@@ -9,18 +9,46 @@
 
 namespace hub::log::format {
 
-// Segment file: 8-byte magic, u64 base offset, then records.
-inline constexpr std::array<std::uint8_t, 8> segment_magic = {'H', 'U', 'B', 'L', 'O', 'G', '0', '1'};
-inline constexpr std::size_t segment_header_bytes = 16;
+// Segment file (format 2): 8-byte magic, u64 base offset, 32-byte hash of the record
+// before the segment's first one (the chain head when the segment was created; zeros
+// for the first segment of a log), then records. 48 bytes, so records start 8-aligned.
+inline constexpr std::array<std::uint8_t, 8> segment_magic = {'H', 'U', 'B', 'L', 'O', 'G', '0', '2'};
+// Format 1 (before the hash chain): refused with a clear message.
+inline constexpr std::array<std::uint8_t, 8> segment_magic_v1 = {'H', 'U', 'B', 'L', 'O', 'G', '0', '1'};
+inline constexpr std::size_t hash_bytes = 32;  // BLAKE2b-256
+inline constexpr std::size_t segment_header_bytes = 8 + 8 + hash_bytes;
 
 // Record: u32 body length, u32 CRC32C (of the length field and the body), body.
-// Body: u64 offset, i64 log_time, u64 id.hi, u64 id.lo, u16 topic length,
-// u32 envelope length, topic bytes, envelope bytes.
+// Body: u64 offset, i64 log_time, u64 id.hi, u64 id.lo, prev_hash (32 bytes: BLAKE2b-256
+// of the whole previous record, frame included), u16 topic length, u16 signature
+// length, u32 envelope length, envelope bytes (8-aligned in the file), signature bytes,
+// topic bytes, zero padding to the next multiple of 8.
 inline constexpr std::size_t frame_bytes = 8;
-inline constexpr std::size_t body_fixed_bytes = 8 + 8 + 8 + 8 + 2 + 4;
-inline constexpr std::size_t record_header_bytes = frame_bytes + body_fixed_bytes;
+inline constexpr std::size_t body_fixed_bytes = 8 + 8 + 8 + 8 + hash_bytes + 2 + 2 + 4;
+inline constexpr std::size_t record_header_bytes = frame_bytes + body_fixed_bytes;  // 80
+inline constexpr std::size_t record_align = 8;
 inline constexpr std::size_t max_topic_bytes = 0xFFFF;
+inline constexpr std::size_t max_signature_bytes = 0xFFFF;
 inline constexpr std::size_t max_body_bytes = 16u << 20;
+// Byte positions of the fields within a record.
+inline constexpr std::size_t at_offset = 8;
+inline constexpr std::size_t at_log_time = 16;
+inline constexpr std::size_t at_id_hi = 24;
+inline constexpr std::size_t at_id_lo = 32;
+inline constexpr std::size_t at_prev_hash = 40;
+inline constexpr std::size_t at_topic_len = 72;
+inline constexpr std::size_t at_sig_len = 74;
+inline constexpr std::size_t at_env_len = 76;
+
+// Padding after the variable parts so the frame is a multiple of record_align bytes.
+inline constexpr std::size_t padding_for(std::size_t unpadded_frame) {
+  return (record_align - unpadded_frame % record_align) % record_align;
+}
+// Bytes of the body (the length field's value) for these parts.
+inline constexpr std::size_t body_bytes_for(std::size_t topic, std::size_t sig, std::size_t env) {
+  std::size_t unpadded = body_fixed_bytes + topic + sig + env;
+  return unpadded + padding_for(frame_bytes + unpadded);
+}
 
 // Index file: magic, u64 base, u64 end offset, u64 segment size, i64 max log_time,
 // u64 entry count, entries (u64 offset, u64 position, i64 max log_time before the

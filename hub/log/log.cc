@@ -15,8 +15,11 @@
 #include <utility>
 #include <vector>
 
+#include <sodium.h>
+
 #include "hub/log/crc32c.h"
 #include "hub/log/format.h"
+#include "hub/log/record.h"
 
 namespace hub::log {
 
@@ -51,6 +54,7 @@ struct segment {
   std::int64_t max_time = no_time;
   std::vector<index_entry> index;
   std::shared_ptr<file> data;  // the segment file
+  record::hash prev{};         // from the header: the hash of the record before base
 };
 
 // A cached window of one segment file, reused for every read: the only read buffer
@@ -84,47 +88,50 @@ class window_reader {
 
 struct decoded {
   hub::store::record_view view;
-  std::uint64_t next_pos = 0;
+  std::uint64_t pos = 0;       // where the record starts
+  std::uint64_t next_pos = 0;  // where the next one starts
+  record::hash hash{};         // of the whole record: the next record's prev-hash
 };
 
 // Decodes and checks the record at pos: frame fits below limit, lengths agree, CRC
 // matches, offset within [min_off, max_off). Views point into the reader's window.
 std::optional<decoded> decode_at(window_reader& rd, const file& fl, std::uint64_t pos,
-                                 std::uint64_t limit, std::uint64_t min_off, std::uint64_t max_off) {
+                                 std::uint64_t limit, std::uint64_t min_off, std::uint64_t max_off,
+                                 bool want_hash = false) {
   const std::uint8_t* h = rd.get(fl, pos, f::record_header_bytes, limit);
   if (h == nullptr) return std::nullopt;
-  std::uint32_t len = f::get_u32(h);
-  if (len < f::body_fixed_bytes || len > f::max_body_bytes) return std::nullopt;
-  std::uint64_t off = f::get_u64(h + 8);
+  auto flen = record::frame_length(h);
+  if (!flen) return std::nullopt;
+  std::uint64_t off = record::offset_of(h);
   if (off < min_off || off >= max_off) return std::nullopt;
-  std::uint16_t topic_len = f::get_u16(h + 40);
-  std::uint32_t env_len = f::get_u32(h + 42);
-  if (f::body_fixed_bytes + topic_len + static_cast<std::uint64_t>(env_len) != len) return std::nullopt;
-  const std::uint8_t* p = rd.get(fl, pos, f::frame_bytes + len, limit);
+  const std::uint8_t* p = rd.get(fl, pos, *flen, limit);
   if (p == nullptr) return std::nullopt;
-  std::uint32_t crc = crc32c_extend(crc32c(std::span(p, 4)), std::span(p + 8, len));
-  if (crc != f::get_u32(p + 4)) return std::nullopt;
+  auto r = record::parse(p, *flen);
+  if (!r) return std::nullopt;
   decoded d;
   d.view.off = offset{off};
-  d.view.log_time = static_cast<std::int64_t>(f::get_u64(p + 16));
-  d.view.id = schema::Id128(f::get_u64(p + 24), f::get_u64(p + 32));
-  const char* topic = reinterpret_cast<const char*>(p + f::record_header_bytes);
-  d.view.topic = std::string_view(topic, topic_len);
-  d.view.envelope = std::span<const std::uint8_t>(p + f::record_header_bytes + topic_len, env_len);
-  d.next_pos = pos + f::frame_bytes + len;
+  d.view.log_time = r->log_time;
+  d.view.id = schema::Id128(r->id_hi, r->id_lo);
+  d.view.topic = r->topic;
+  d.view.envelope = r->envelope;
+  d.view.signature = r->signature;
+  d.pos = pos;
+  d.next_pos = pos + *flen;
+  if (want_hash) d.hash = record::hash_of(r->frame);
   return d;
 }
 
 // After a bad record at pos: the next position holding a valid record with an offset
 // in [min_off, max_off), searching byte by byte (corruption may have hit the length).
 std::optional<decoded> resync(window_reader& rd, const file& fl, std::uint64_t pos,
-                              std::uint64_t limit, std::uint64_t min_off, std::uint64_t max_off) {
+                              std::uint64_t limit, std::uint64_t min_off, std::uint64_t max_off,
+                              bool want_hash = false) {
   for (std::uint64_t q = pos + 1; q + f::record_header_bytes <= limit; ++q) {
     const std::uint8_t* h = rd.get(fl, q, f::record_header_bytes, limit);
     if (h == nullptr) return std::nullopt;
-    std::uint64_t off = f::get_u64(h + 8);
+    std::uint64_t off = record::offset_of(h);
     if (off < min_off || off >= max_off) continue;
-    if (auto d = decode_at(rd, fl, q, limit, min_off, max_off)) return d;
+    if (auto d = decode_at(rd, fl, q, limit, min_off, max_off, want_hash)) return d;
   }
   return std::nullopt;
 }
@@ -156,6 +163,7 @@ class event_log final : public hub::store::store {
   event_log& operator=(const event_log&) = delete;
 
   status open() {
+    if (sodium_init() < 0) return status::unavailable("event log: libsodium failed to initialise");
     if (auto s = fs_.create_dirs(dir_); !s)
       return prefix(s, "event log: cannot use data directory " + dir_.string() + ": ");
     auto lk = fs_.lock(dir_ / f::lock_name);
@@ -181,7 +189,8 @@ class event_log final : public hub::store::store {
       if (auto s = load_segment(bases[i], last); !s) return s;
     }
     if (segments_.empty()) {
-      if (auto s = create_segment(0); !s) return prefix(s, "event log: cannot create the first segment: ");
+      if (auto s = create_segment(0, record::hash{}); !s)
+        return prefix(s, "event log: cannot create the first segment: ");
     }
     for (const auto& s : segments_) total_bytes_ += s.size;
     begin_ = segments_.front().base;
@@ -212,11 +221,13 @@ class event_log final : public hub::store::store {
     }
     std::uint64_t total = 0;
     for (const auto& r : batch) {
-      if (r.topic.size() > f::max_topic_bytes || f::body_fixed_bytes + r.topic.size() + r.envelope.size() > f::max_body_bytes)
+      if (r.topic.size() > f::max_topic_bytes || r.signature.size() > f::max_signature_bytes ||
+          f::body_bytes_for(r.topic.size(), r.signature.size(), r.envelope.size()) > f::max_body_bytes)
         return status::invalid_argument(fmt::format(
-            "event log: record too large (topic {} bytes, envelope {} bytes); nothing of the batch was stored",
-            r.topic.size(), r.envelope.size()));
-      total += f::record_header_bytes + r.topic.size() + r.envelope.size();
+            "event log: record too large (topic {} bytes, envelope {} bytes, signature {} bytes); nothing of the "
+            "batch was stored",
+            r.topic.size(), r.envelope.size(), r.signature.size()));
+      total += f::frame_bytes + f::body_bytes_for(r.topic.size(), r.signature.size(), r.envelope.size());
     }
     if (segments_.back().size > f::segment_header_bytes && segments_.back().size + total > opts_.segment_bytes) {
       if (auto s = roll(); !s) return fail_write(s);
@@ -229,25 +240,34 @@ class event_log final : public hub::store::store {
     std::uint64_t last_index_pos = seg.index.empty() ? 0 : seg.index.back().pos;
     std::uint8_t* p = write_buf_.data();
     std::uint64_t off = end_;
+    record::hash head = head_;
     for (const auto& r : batch) {
       if (seg.index.empty() || pos - last_index_pos >= opts_.index_interval_bytes) {
         seg.index.push_back(index_entry{off, pos, seg.max_time});
         last_index_pos = pos;
       }
       const auto topic_len = static_cast<std::uint16_t>(r.topic.size());
+      const auto sig_len = static_cast<std::uint16_t>(r.signature.size());
       const auto env_len = static_cast<std::uint32_t>(r.envelope.size());
-      const auto len = static_cast<std::uint32_t>(f::body_fixed_bytes + topic_len + env_len);
+      const auto len = static_cast<std::uint32_t>(f::body_bytes_for(topic_len, sig_len, env_len));
       f::put_u32(p, len);
-      f::put_u64(p + 8, off);
-      f::put_u64(p + 16, static_cast<std::uint64_t>(r.log_time));
-      f::put_u64(p + 24, r.id.hi());
-      f::put_u64(p + 32, r.id.lo());
-      f::put_u16(p + 40, topic_len);
-      f::put_u32(p + 42, env_len);
-      if (topic_len > 0) std::memcpy(p + f::record_header_bytes, r.topic.data(), topic_len);
-      if (env_len > 0) std::memcpy(p + f::record_header_bytes + topic_len, r.envelope.data(), env_len);
+      f::put_u64(p + f::at_offset, off);
+      f::put_u64(p + f::at_log_time, static_cast<std::uint64_t>(r.log_time));
+      f::put_u64(p + f::at_id_hi, r.id.hi());
+      f::put_u64(p + f::at_id_lo, r.id.lo());
+      std::memcpy(p + f::at_prev_hash, head.data(), head.size());
+      f::put_u16(p + f::at_topic_len, topic_len);
+      f::put_u16(p + f::at_sig_len, sig_len);
+      f::put_u32(p + f::at_env_len, env_len);
+      std::uint8_t* v = p + f::record_header_bytes;
+      if (env_len > 0) std::memcpy(v, r.envelope.data(), env_len);
+      if (sig_len > 0) std::memcpy(v + env_len, r.signature.data(), sig_len);
+      if (topic_len > 0) std::memcpy(v + env_len + sig_len, r.topic.data(), topic_len);
+      const std::size_t used = f::body_fixed_bytes + topic_len + sig_len + env_len;
+      std::memset(p + f::frame_bytes + used, 0, len - used);  // padding
       f::put_u32(p + 4, crc32c_extend(crc32c(std::span<const std::uint8_t>(p, 4)),
                                       std::span<const std::uint8_t>(p + 8, len)));
+      head = record::hash_of(std::span<const std::uint8_t>(p, f::frame_bytes + len));
       seg.max_time = std::max(seg.max_time, r.log_time);
       p += f::frame_bytes + len;
       pos += f::frame_bytes + len;
@@ -266,6 +286,7 @@ class event_log final : public hub::store::store {
     seg.end = off;
     total_bytes_ += total;
     end_ = off;
+    head_ = head;
     {
       std::lock_guard lk(mu_);
       appended_end_ = end_;
@@ -447,6 +468,7 @@ class event_log final : public hub::store::store {
     s.corrupt_skipped = corrupt_skipped_;
     s.writable = writable_ && !sync_failed_.load();
     s.last_error = last_error_;
+    s.chain_head = record::to_hex(head_);
     if (sync_failed_.load()) {
       std::lock_guard lk(mu_);
       s.last_error = sync_error_;
@@ -455,9 +477,7 @@ class event_log final : public hub::store::store {
   }
 
  private:
-  static std::uint64_t resync_pos_of(const decoded& d) {
-    return d.next_pos - f::frame_bytes - f::body_fixed_bytes - d.view.topic.size() - d.view.envelope.size();
-  }
+  static std::uint64_t resync_pos_of(const decoded& d) { return d.pos; }
 
   // Opens the descriptor of segment si if it was closed, closing the least recently
   // opened sealed segment beyond max_open_sealed (descriptors are a bounded resource;
@@ -527,12 +547,20 @@ class event_log final : public hub::store::store {
     auto sz = seg.data->size();
     if (!sz) return prefix(sz.error(), "event log: ");
     std::uint64_t file_size = sz.value();
-    std::uint8_t hdr[f::segment_header_bytes];
+    std::uint8_t hdr[f::segment_header_bytes] = {};
     bool header_ok = false;
-    if (file_size >= f::segment_header_bytes) {
+    if (file_size >= f::segment_magic.size()) {
       auto got = seg.data->read_at(0, hdr);
       if (!got) return prefix(got.error(), "event log: ");
-      header_ok = std::memcmp(hdr, f::segment_magic.data(), 8) == 0 && f::get_u64(hdr + 8) == base;
+      if (std::memcmp(hdr, f::segment_magic_v1.data(), 8) == 0)
+        return status::corruption(
+            "event log: segment " + path.string() +
+            " is in log format 1 (HUBLOG01), written before records were hash-chained; this hub reads format 2 "
+            "only. Keep that directory for the hub version that wrote it (its events can be read with hubctl "
+            "replay from that hub) and start this hub with a new --data-dir");
+      header_ok = got.value() == f::segment_header_bytes && std::memcmp(hdr, f::segment_magic.data(), 8) == 0 &&
+                  f::get_u64(hdr + 8) == base;
+      if (header_ok) std::memcpy(seg.prev.data(), hdr + 16, f::hash_bytes);
     }
     if (!header_ok) {
       if (!last || file_size > f::segment_header_bytes) {
@@ -546,8 +574,10 @@ class event_log final : public hub::store::store {
           return status::ok();
         }
       }
-      // A segment created just before a crash: write its header again.
-      if (auto s = write_segment_header(*seg.data, base); !s) return prefix(s, "event log: ");
+      // A segment created just before a crash: write its header again, chained to the
+      // last record of the segment before.
+      seg.prev = segments_.empty() ? record::hash{} : tail_hash(segments_.back());
+      if (auto s = write_segment_header(*seg.data, base, seg.prev); !s) return prefix(s, "event log: ");
       file_size = f::segment_header_bytes;
     }
     if (!last && load_index(seg, file_size)) {
@@ -555,7 +585,8 @@ class event_log final : public hub::store::store {
       segments_.push_back(std::move(seg));
       return status::ok();
     }
-    scan(seg, file_size);
+    const record::hash last_hash = scan(seg, file_size);
+    if (last) head_ = last_hash;  // recovery: the chain goes on from the last good record
     if (seg.size < file_size) {
       if (auto s = seg.data->truncate(seg.size); !s) return prefix(s, "event log: cannot cut the torn tail: ");
     }
@@ -568,8 +599,10 @@ class event_log final : public hub::store::store {
   }
 
   // Reads every record of seg, rebuilding its index; sets size to the end of the
-  // last good record and logs what lies beyond it.
-  void scan(segment& seg, std::uint64_t file_size) {
+  // last good record and logs what lies beyond it. Returns the hash of the last good
+  // record (the header's prev-hash if there is none).
+  record::hash scan(segment& seg, std::uint64_t file_size) {
+    record::hash last_hash = seg.prev;
     window_reader rd;
     std::uint64_t pos = f::segment_header_bytes;
     std::uint64_t expected = seg.base;
@@ -577,9 +610,9 @@ class event_log final : public hub::store::store {
     seg.index.clear();
     while (pos < file_size) {
       std::uint64_t max_off = expected + (file_size - pos) / f::record_header_bytes + 1;
-      auto d = decode_at(rd, *seg.data, pos, file_size, expected, max_off);
+      auto d = decode_at(rd, *seg.data, pos, file_size, expected, max_off, true);
       if (!d) {
-        auto r = resync(rd, *seg.data, pos, file_size, expected, max_off);
+        auto r = resync(rd, *seg.data, pos, file_size, expected, max_off, true);
         if (!r) break;
         std::uint64_t rpos = resync_pos_of(*r);
         report_corrupt(seg, pos, r->view.off.value - expected);
@@ -587,6 +620,7 @@ class event_log final : public hub::store::store {
         pos = rpos;
         continue;
       }
+      last_hash = d->hash;
       if (seg.index.empty() || pos - last_index_pos >= opts_.index_interval_bytes) {
         seg.index.push_back(index_entry{d->view.off.value, pos, seg.max_time});
         last_index_pos = pos;
@@ -615,6 +649,25 @@ class event_log final : public hub::store::store {
                    expected);
       cut_bytes_ += file_size - pos;
     }
+    return last_hash;
+  }
+
+  // The hash of the last good record of a sealed segment (its header's prev-hash if it
+  // has none), read from its last index entry on.
+  record::hash tail_hash(const segment& seg) {
+    record::hash h = seg.prev;
+    auto fl = fs_.open(dir_ / f::segment_name(seg.base), open_mode::read_only);
+    if (!fl) return h;
+    window_reader rd;
+    std::uint64_t pos = seg.index.empty() ? f::segment_header_bytes : seg.index.back().pos;
+    while (pos < seg.size) {
+      auto d = decode_at(rd, *fl.value(), pos, seg.size, seg.base, seg.end, true);
+      if (!d) d = resync(rd, *fl.value(), pos, seg.size, seg.base, seg.end, true);
+      if (!d) break;
+      h = d->hash;
+      pos = d->next_pos;
+    }
+    return h;
   }
 
   bool load_index(segment& seg, std::uint64_t file_size) {
@@ -667,20 +720,21 @@ class event_log final : public hub::store::store {
     if (!s) spdlog::warn("event log {}: cannot write index: {} (it is rebuilt at the next open)", dir_.string(), s.message());
   }
 
-  status write_segment_header(file& fl, std::uint64_t base) {
+  status write_segment_header(file& fl, std::uint64_t base, const record::hash& prev) {
     std::uint8_t hdr[f::segment_header_bytes];
     std::memcpy(hdr, f::segment_magic.data(), 8);
     f::put_u64(hdr + 8, base);
+    std::memcpy(hdr + 16, prev.data(), prev.size());
     if (auto s = fl.truncate(0); !s) return s;
     return fl.write_at(0, hdr);
   }
 
-  status create_segment(std::uint64_t base) {
+  status create_segment(std::uint64_t base, const record::hash& prev) {
     const fs::path path = dir_ / f::segment_name(base);
     auto fl = fs_.open(path, open_mode::truncate);
     if (!fl) return fl.error();
     std::shared_ptr<file> sf(std::move(fl.value()));
-    if (auto s = write_segment_header(*sf, base); !s) {
+    if (auto s = write_segment_header(*sf, base, prev); !s) {
       sf.reset();
       (void)fs_.remove(path);
       return s;
@@ -689,13 +743,14 @@ class event_log final : public hub::store::store {
     seg.base = base;
     seg.end = base;
     seg.data = std::move(sf);
+    seg.prev = prev;
     segments_.push_back(std::move(seg));
     return status::ok();
   }
 
   // Seals the active segment and starts a new one at end_.
   status roll() {
-    if (auto s = create_segment(end_); !s) return s;
+    if (auto s = create_segment(end_, head_); !s) return s;
     segment& sealed = segments_[segments_.size() - 2];
     write_index(sealed);
     total_bytes_ += f::segment_header_bytes;
@@ -808,6 +863,7 @@ class event_log final : public hub::store::store {
   bool writable_ = true;
   std::string last_error_;
   std::vector<std::uint8_t> write_buf_;
+  record::hash head_{};  // hash of the record at end_ - 1: the chain's head
   window_reader reader_;
   read_hint hint_;
   std::set<std::pair<std::uint64_t, std::uint64_t>> reported_;

@@ -19,6 +19,7 @@ class memory_store final : public store {
       e.id = r.id;
       e.topic.assign(r.topic);
       e.envelope.assign(r.envelope.begin(), r.envelope.end());
+      e.signature.assign(r.signature.begin(), r.signature.end());
       bytes_ += e.envelope.size();
       entries_.push_back(std::move(e));
     }
@@ -41,7 +42,7 @@ class memory_store final : public store {
     std::size_t n = 0;
     while (o < stop && n < max_records) {
       const entry& e = entries_[o - begin().value];
-      record_view v{offset{o}, e.log_time, e.id, e.topic, e.envelope};
+      record_view v{offset{o}, e.log_time, e.id, e.topic, e.envelope, e.signature};
       ++o;
       ++n;
       if (!visit(v)) break;
@@ -83,6 +84,7 @@ class memory_store final : public store {
     schema::Id128 id;
     std::string topic;
     std::vector<std::uint8_t> envelope;
+    std::vector<std::uint8_t> signature;
   };
 
   void trim() {

@@ -40,6 +40,7 @@ struct record_view {
   schema::Id128 id;                          // the event id (copied from the envelope)
   std::string_view topic;                    // "<entity>.<country>.<event_type>"
   std::span<const std::uint8_t> envelope;    // the verified envelope bytes
+  std::span<const std::uint8_t> signature;   // the publisher's Ed25519 signature over it, or empty
 };
 
 // What append() takes: the same fields without the offset, which the store assigns.
@@ -48,6 +49,7 @@ struct append_record {
   schema::Id128 id;
   std::string_view topic;
   std::span<const std::uint8_t> envelope;
+  std::span<const std::uint8_t> signature;  // as received with the PUB (verified), or empty
 };
 
 struct store_stats {
@@ -57,6 +59,8 @@ struct store_stats {
   std::uint64_t corrupt_skipped = 0;// corrupt records found and skipped since start
   bool writable = true;             // false after a write error until it recovers
   std::string last_error;           // the last write error, empty if none
+  std::string chain_head;           // the log: hex BLAKE2b-256 of the record at end()-1 (the
+                                    // hash chain's head, to anchor elsewhere); empty otherwise
 };
 
 // Visitor for read(): return false to stop early.

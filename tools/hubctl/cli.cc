@@ -10,6 +10,9 @@ hub::sdk::connection_options context::connection() const {
   hub::sdk::connection_options c;
   c.endpoints = hubs;
   c.client_name = client_name;
+  c.curve_server_public_key = curve_server_public_key;
+  c.curve_client_public_key = curve_client_public_key;
+  c.curve_client_secret_key = curve_client_secret_key;
   return c;
 }
 

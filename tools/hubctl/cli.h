@@ -29,6 +29,8 @@ struct context {
   std::vector<std::string> hubs;       // --hub, repeatable; HUB_ENDPOINT; tcp://127.0.0.1:7460
   std::string client_name = "hubctl";  // shown in the hub's status
   std::function<int()> run;            // set by the chosen subcommand
+  // CURVE (a hub with security on): --server-key FILE, --key BASE.key (BASE.pub beside it).
+  std::string curve_server_public_key, curve_client_public_key, curve_client_secret_key;
 
   [[nodiscard]] hub::sdk::connection_options connection() const;
   [[nodiscard]] std::string hubs_text() const;  // for messages: "tcp://a, tcp://b"

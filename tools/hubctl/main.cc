@@ -5,6 +5,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "hub/security/security.h"
 #include "tools/hubctl/cli.h"
 
 namespace {
@@ -48,6 +49,11 @@ int main(int argc, char** argv) {
   app.add_option("--hub", hubs,
                  "hub client endpoint; repeat for failover. Default: $HUB_ENDPOINT, else tcp://127.0.0.1:7460");
   app.add_option("--name", ctx.client_name, "client name shown in the hub's status")->capture_default_str();
+  std::string server_key, client_key;
+  app.add_option("--server-key", server_key,
+                 "the hub's CURVE public key file (hubd.pub), for a hub with security on");
+  app.add_option("--key", client_key,
+                 "this client's CURVE secret key file (BASE.key from hubctl keys generate; BASE.pub beside it)");
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "log what the client does (to stderr)");
 
@@ -64,6 +70,28 @@ int main(int argc, char** argv) {
     hubs.push_back(env != nullptr && *env != '\0' ? env : "tcp://127.0.0.1:7460");
   }
   ctx.hubs = hubs;
+  if (!server_key.empty() || !client_key.empty()) {
+    if (server_key.empty() || client_key.empty()) {
+      std::cerr << "hubctl: CURVE needs both --server-key and --key\n";
+      return hubctl::exit_bad_input;
+    }
+    auto server = hub::security::read_public_key_file(server_key);
+    auto secret = hub::security::read_secret_key_file(client_key);
+    auto pub = hub::security::read_public_key_file(std::filesystem::path(client_key).replace_extension(".pub"));
+    for (const auto* r : {&server, &pub}) {
+      if (!*r) {
+        std::cerr << "hubctl: " << r->error().message() << "\n";
+        return hubctl::exit_bad_input;
+      }
+    }
+    if (!secret) {
+      std::cerr << "hubctl: " << secret.error().message() << "\n";
+      return hubctl::exit_bad_input;
+    }
+    ctx.curve_server_public_key = server.value();
+    ctx.curve_client_public_key = pub.value();
+    ctx.curve_client_secret_key = secret.value();
+  }
   if (!ctx.run) return hubctl::exit_bad_input;
   try {
     return ctx.run();

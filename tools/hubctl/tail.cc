@@ -31,7 +31,18 @@ void print_table_header() {
 void print_event(const hub::sdk::event& e, bool table) {
   if (!table) {
     // One line per event, flushed, so that a pipe or a file sees each as it arrives.
-    std::cout << hub::sdk::envelope_to_json(e.bytes, e.offset, e.topic) << std::endl;
+    std::string line = hub::sdk::envelope_to_json(e.bytes, e.offset, e.topic);
+    if (!e.signature.empty() && !line.empty() && line.back() == '}') {
+      // The publisher's Ed25519 signature the hub verified and stored with the event.
+      static constexpr char digits[] = "0123456789abcdef";
+      std::string hex;
+      for (std::uint8_t b : e.signature) {
+        hex += digits[b >> 4];
+        hex += digits[b & 15];
+      }
+      line.insert(line.size() - 1, ",\"signature\":\"" + hex + "\"");
+    }
+    std::cout << line << std::endl;
     return;
   }
   const auto* env = e.envelope();

@@ -25,13 +25,46 @@ using hub::store::record_visitor;
 using clock = std::chrono::steady_clock;
 
 constexpr const char* log_time_header = "Hub-Log-Time";
+// The publisher's Ed25519 signature the hub verified, in hex (absent if unsigned).
+constexpr const char* signature_header = "Hub-Signature";
 
 struct cached_record {
   millis log_time = 0;
   schema::Id128 id;
   std::string topic;
   std::vector<std::uint8_t> envelope;
+  std::vector<std::uint8_t> signature;
 };
+
+std::string to_hex(std::span<const std::uint8_t> b) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * b.size());
+  for (std::uint8_t c : b) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+// Empty if the text is not an even number of hex digits.
+std::vector<std::uint8_t> from_hex(std::string_view hex) {
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::vector<std::uint8_t> out;
+  if (hex.size() % 2 != 0) return out;
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int a = nibble(hex[i]), b = nibble(hex[i + 1]);
+    if (a < 0 || b < 0) return {};
+    out.push_back(static_cast<std::uint8_t>(a * 16 + b));
+  }
+  return out;
+}
 
 // Key-value keys allow [-/_=.a-zA-Z0-9]; other bytes of a consumer name are written
 // as "=XX" so that every name maps to one key and back.
@@ -154,7 +187,8 @@ class jetstream_store final : public store::store {
       std::string hex = schema::id_to_hex(r.id);
       std::string lt = std::to_string(r.log_time);
       if (natsMsgHeader_Set(m, "Nats-Msg-Id", hex.c_str()) != NATS_OK ||
-          natsMsgHeader_Set(m, log_time_header, lt.c_str()) != NATS_OK)
+          natsMsgHeader_Set(m, log_time_header, lt.c_str()) != NATS_OK ||
+          (!r.signature.empty() && natsMsgHeader_Set(m, signature_header, to_hex(r.signature).c_str()) != NATS_OK))
         return status::invalid_argument("cannot set the headers of event " + hex);
     }
     // Register the tokens before publishing: an ack may arrive before the loop below ends.
@@ -278,7 +312,7 @@ class jetstream_store final : public store::store {
         if (it != cache_.end()) hit = it->second;
       }
       if (hit) {
-        record_view v{offset{o}, hit->log_time, hit->id, hit->topic, hit->envelope};
+        record_view v{offset{o}, hit->log_time, hit->id, hit->topic, hit->envelope, hit->signature};
         ++o;
         ++n;
         if (!visit(v)) return offset{o};
@@ -489,6 +523,8 @@ class jetstream_store final : public store::store {
     if (natsMsgHeader_Get(m, "Nats-Msg-Id", &v) == NATS_OK && v != nullptr) {
       if (auto id = schema::id_from_hex(v)) out.id = *id;
     }
+    out.signature.clear();
+    if (natsMsgHeader_Get(m, signature_header, &v) == NATS_OK && v != nullptr) out.signature = from_hex(v);
     return true;
   }
 
@@ -591,7 +627,7 @@ class jetstream_store final : public store::store {
         reader_next_ = o;
         continue;
       }
-      record_view v{offset{seq - 1}, rec.log_time, rec.id, rec.topic, rec.envelope};
+      record_view v{offset{seq - 1}, rec.log_time, rec.id, rec.topic, rec.envelope, rec.signature};
       o = seq;
       reader_next_ = o;
       ++got;

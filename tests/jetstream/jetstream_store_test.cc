@@ -23,6 +23,7 @@ struct event {
   hub::schema::Id128 id;
   std::string topic;
   hub::millis log_time = 0;
+  std::vector<std::uint8_t> signature;  // as the broker stores a verified one
 };
 
 event make_event(hub::millis log_time = 0, hub::schema::Entity entity = hub::schema::Entity::peacekeeping) {
@@ -38,7 +39,7 @@ event make_event(hub::millis log_time = 0, hub::schema::Entity entity = hub::sch
 
 hub::status append(hub::store::store& s, const std::vector<event>& events) {
   std::vector<append_record> recs;
-  for (const auto& e : events) recs.push_back({e.log_time, e.id, e.topic, e.bytes});
+  for (const auto& e : events) recs.push_back({e.log_time, e.id, e.topic, e.bytes, e.signature});
   return s.append(recs);
 }
 
@@ -90,6 +91,10 @@ TEST_CASE("the JetStream store numbers events densely from zero and reads them b
   std::vector<event> events;
   for (int i = 0; i < 20; ++i)
     events.push_back(make_event(0, i % 2 ? hub::schema::Entity::development : hub::schema::Entity::peacekeeping));
+  for (int i = 0; i < 20; i += 3) {
+    events[i].signature.resize(64);
+    for (std::size_t k = 0; k < 64; ++k) events[i].signature[k] = static_cast<std::uint8_t>(i * 7 + k);
+  }
   REQUIRE(append(*st, events));
   CHECK(st->end() == offset{20});
   REQUIRE(hub::test::wait_for([&] { return st->sync().is_ok() && st->durable_end() == offset{20}; }));
@@ -102,12 +107,24 @@ TEST_CASE("the JetStream store numbers events densely from zero and reads them b
     CHECK(v.topic == events[i].topic);
     CHECK(v.log_time == events[i].log_time);
     CHECK(std::vector<std::uint8_t>(v.envelope.begin(), v.envelope.end()) == events[i].bytes);
+    CHECK(std::vector<std::uint8_t>(v.signature.begin(), v.signature.end()) == events[i].signature);
     ++i;
     return true;
   });
   REQUIRE(r.is_ok());
   CHECK(r.value() == offset{20});
   CHECK(i == 20);
+  {
+    // A fresh store reads the messages from the stream: the signature header too.
+    auto again = open(options(cluster));
+    std::size_t signed_seen = 0;
+    REQUIRE(again->read(offset{0}, offset{20}, 1000, [&](const record_view& v) {
+      CHECK(std::vector<std::uint8_t>(v.signature.begin(), v.signature.end()) == events[v.off.value].signature);
+      signed_seen += v.signature.empty() ? 0 : 1;
+      return true;
+    }).is_ok());
+    CHECK(signed_seen == 7);
+  }
 
   SECTION("a second store opened on the stream (a restarted hub) reads the same events from the cluster") {
     st.reset();

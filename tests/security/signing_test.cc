@@ -1,14 +1,20 @@
 // Provenance end to end: the SDK connects with CURVE keys and signs each envelope with
 // the adapter's Ed25519 key; the hub verifies it against the key in its ACL.
 #include <sys/stat.h>
+#include <sys/wait.h>
 
+#include <cstdio>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <sodium.h>
 
 #include "adapters/sdk/sdk.h"
 #include "hub/security/security.h"
+#include "schemas/schema.h"
 #include "tests/support/envelopes.h"
 #include "tests/support/hubd_process.h"
 
@@ -51,7 +57,118 @@ outcome publish_once(hub::sdk::publisher::options po) {
   return o;
 }
 
+struct run_result {
+  int exit_code = -1;
+  std::string out;
+};
+
+// Runs the real hubctl (stdout only; stderr to a file shown on failure).
+run_result hubctl(const hub::test::temp_dir& d, const std::vector<std::string>& args) {
+  auto quote = [](const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+  };
+  std::string cmd = "timeout 60 " + quote(HUBCTL_PATH);
+  for (const auto& a : args) cmd += " " + quote(a);
+  cmd += " 2>" + quote((d / "hubctl.err").string()) + " </dev/null";
+  run_result r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = ::pclose(p);
+  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  std::ifstream err(d / "hubctl.err");
+  std::stringstream es;
+  es << err.rdbuf();
+  UNSCOPED_INFO("hubctl " << args.at(0) << " printed:\n" << r.out << es.str());
+  return r;
+}
+
+std::vector<std::uint8_t> from_hex(const std::string& hex) {
+  std::vector<std::uint8_t> out(hex.size() / 2);
+  std::size_t len = 0;
+  if (sodium_hex2bin(out.data(), out.size(), hex.c_str(), hex.size(), nullptr, &len, nullptr) != 0) return {};
+  out.resize(len);
+  return out;
+}
+
 }  // namespace
+
+TEST_CASE("the hub stores the signature with the event: hubctl replay shows it, log verify checks it",
+          "[security][signing]") {
+  hub::test::temp_dir d("signing");
+  auto server = hub::security::generate_curve_keypair().value();
+  auto adapter = hub::security::generate_curve_keypair().value();
+  auto reader = hub::security::generate_curve_keypair().value();
+  REQUIRE(hub::security::write_key_files(d / "hub", server).is_ok());
+  REQUIRE(hub::security::write_key_files(d / "reader", reader).is_ok());
+  auto key = make_signing_key(d, "unmiss");
+  std::ofstream(d / "acl.yaml") << "identities:\n  - name: unmiss-adapter\n    public_key: \"" << adapter.public_z85
+                                << "\"\n    entities: [peacekeeping]\n    signing_key: \"" << key.public_hex
+                                << "\"\n    require_signature: true\n"
+                                << "  - name: auditor\n    public_key: \"" << reader.public_z85
+                                << "\"\n    subscribe: [\">\"]\n    clearance: confidential\n";
+  std::ofstream(d / "hubd.yaml") << "security:\n  enabled: true\n  curve_secret_key_file: " << (d / "hub.key").string()
+                                 << "\n  acl_file: " << (d / "acl.yaml").string() << "\n";
+  hub::test::hubd_process hub({.config = d / "hubd.yaml"});  // the embedded log
+
+  hub::sdk::publisher::options po;
+  po.connection.endpoints = {hub.endpoint()};
+  po.connection.curve_server_public_key = server.public_z85;
+  po.connection.curve_client_public_key = adapter.public_z85;
+  po.connection.curve_client_secret_key = adapter.secret_z85;
+  po.signing_key_file = key.secret_file;
+  std::map<std::string, std::vector<std::uint8_t>> sent;  // id hex -> envelope
+  {
+    hub::sdk::publisher pub(po);
+    std::size_t acked = 0;
+    pub.on_acked([&](const hub::schema::Id128&, std::uint64_t, bool) { ++acked; });
+    for (int i = 0; i < 3; ++i) {
+      auto env = hub::test::make_envelope();
+      sent[hub::schema::id_to_hex(hub::test::envelope_id(env))] = env;
+      REQUIRE(pub.publish(env));
+    }
+    REQUIRE(pub.flush(std::chrono::seconds(10)));
+    REQUIRE(acked == 3);
+  }
+
+  auto replay = hubctl(d, {"--hub", hub.endpoint(), "--server-key", (d / "hub.pub").string(), "--key",
+                           (d / "reader.key").string(), "replay", "--from", "earliest"});
+  REQUIRE(replay.exit_code == 0);
+  std::istringstream lines(replay.out);
+  std::string line;
+  std::size_t verified = 0;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    REQUIRE(j.contains("signature"));
+    const auto& env = sent.at(j.at("id").get<std::string>());
+    auto sig = from_hex(j.at("signature").get<std::string>());
+    CHECK(sig.size() == crypto_sign_BYTES);
+    auto pk = from_hex(key.public_hex);
+    CHECK(hub::security::verify_signature(pk, env, sig));
+    ++verified;
+  }
+  CHECK(verified == 3);
+
+  REQUIRE(hub.stop() == 0);
+  auto check = hubctl(d, {"log", "verify", "--data-dir", hub.data_dir().string(), "--keys", (d / "acl.yaml").string()});
+  CHECK(check.exit_code == 0);
+  CHECK_THAT(check.out, Catch::Contains("3 signed") && Catch::Contains("and every signature"));
+
+  // The same log checked against an ACL where the adapter has another key: each stored
+  // signature is named as not verifying.
+  auto other = make_signing_key(d, "other");
+  std::ofstream(d / "acl-other.yaml") << "identities:\n  - name: unmiss-adapter\n    public_key: \""
+                                      << adapter.public_z85 << "\"\n    entities: [peacekeeping]\n    signing_key: \""
+                                      << other.public_hex << "\"\n";
+  auto wrong =
+      hubctl(d, {"log", "verify", "--data-dir", hub.data_dir().string(), "--keys", (d / "acl-other.yaml").string()});
+  CHECK(wrong.exit_code == 1);
+  CHECK_THAT(wrong.out, Catch::Contains("offset 0 (segment") && Catch::Contains("bad signature"));
+}
 
 TEST_CASE("a signed envelope is accepted and an unsigned or forged one refused", "[security][signing]") {
   hub::test::temp_dir d("signing");

@@ -291,7 +291,7 @@ void mirror_subscriber(zmq::context_t& ctx, const std::string& endpoint, receive
 
 int main(int argc, char** argv) {
   CLI::App app{"bench_hub: the hub's benchmark cases over the raw wire protocol"};
-  std::string endpoint, mirror, mode = "publish", path = "durable", label = "memory";
+  std::string endpoint, mirror, sub_endpoint, mode = "publish", path = "durable", label = "memory";
   std::uint64_t count = 100000, credit = 4000;
   std::size_t window = 4000;
   int subs = 1;
@@ -299,6 +299,8 @@ int main(int argc, char** argv) {
   double rate = 10000, seconds = 5, timeout_s = 60;
   app.add_option("--endpoint", endpoint, "hubd client endpoint (ROUTER)")->required();
   app.add_option("--mirror", mirror, "hubd mirror endpoint (XPUB)");
+  app.add_option("--sub-endpoint", sub_endpoint,
+                 "fanout: subscribers connect to this hub instead (another hub on the same JetStream store)");
   app.add_option("--mode", mode)->check(CLI::IsMember({"publish", "fanout", "mirror", "latency"}));
   app.add_option("--path", path, "latency path")->check(CLI::IsMember({"mirror", "durable"}));
   app.add_option("--label", label, "the hub's settings, part of the row id (e.g. fsync_never)");
@@ -312,6 +314,7 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds, "how long to offer them (latency)");
   app.add_option("--timeout", timeout_s, "hard limit for the whole case, s");
   CLI11_PARSE(app, argc, argv);
+  if (sub_endpoint.empty()) sub_endpoint = endpoint;
   if ((mode == "mirror" || (mode == "latency" && path == "mirror")) && mirror.empty())
     fail("--mirror is needed for mode " + mode);
 
@@ -341,7 +344,7 @@ int main(int argc, char** argv) {
     if (use_mirror)
       threads.emplace_back([&, st] { mirror_subscriber(ctx, mirror, *st, rc); });
     else
-      threads.emplace_back([&, st] { credit_subscriber(ctx, endpoint, "new", credit, *st, rc); });
+      threads.emplace_back([&, st] { credit_subscriber(ctx, sub_endpoint, "new", credit, *st, rc); });
   }
   auto until = bench::now_ns() + 10'000'000'000LL;
   std::uint64_t warm = 0;

@@ -56,7 +56,16 @@ void on_msg(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
 natsConnection* connect(const std::string& url, bool send_asap) {
   natsOptions* o = nullptr;
   check(natsOptions_Create(&o), "options");
-  check(natsOptions_SetURL(o, url.c_str()), "URL " + url);
+  // Several servers (a cluster) as a comma-separated list.
+  std::vector<std::string> urls;
+  for (std::size_t from = 0; from <= url.size();) {
+    auto comma = std::min(url.find(',', from), url.size());
+    urls.push_back(url.substr(from, comma - from));
+    from = comma + 1;
+  }
+  std::vector<const char*> servers;
+  for (const auto& u : urls) servers.push_back(u.c_str());
+  check(natsOptions_SetServers(o, servers.data(), static_cast<int>(servers.size())), "servers " + url);
   check(natsOptions_SetSendAsap(o, send_asap), "SendAsap");
   check(natsOptions_SetMaxPendingMsgs(o, 10'000'000), "max pending");
   natsConnection* nc = nullptr;
@@ -94,7 +103,7 @@ void on_js_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closu
   natsMsg_Destroy(msg);
 }
 
-jsCtx* jetstream(natsConnection* nc, std::int64_t window, js_acks* acks) {
+jsCtx* jetstream(natsConnection* nc, std::int64_t window, js_acks* acks, int replicas) {
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.PublishAsync.MaxPending = window;
@@ -110,9 +119,15 @@ jsCtx* jetstream(natsConnection* nc, std::int64_t window, js_acks* acks) {
   sc.Subjects = subjects;
   sc.SubjectsLen = 1;
   sc.Storage = js_FileStorage;
-  sc.Replicas = 1;
-  jsErrCode ec{};
-  auto s = js_AddStream(nullptr, js, &sc, nullptr, &ec);
+  sc.Replicas = replicas;
+  // A cluster that has just started elects its JetStream leader first: retry for 15 s.
+  natsStatus s = NATS_OK;
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    jsErrCode ec{};
+    s = js_AddStream(nullptr, js, &sc, nullptr, &ec);
+    if (s == NATS_OK) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
   if (s != NATS_OK) fail("cannot create the stream BENCH (is JetStream enabled, -js?)", s);
   return js;
 }
@@ -126,6 +141,7 @@ int main(int argc, char** argv) {
   std::int64_t window = 4000;
   int subs = 1;
   double rate = 10000, seconds = 5, timeout_s = 60;
+  int replicas = 1;
   app.add_option("--url", url, "nats://127.0.0.1:PORT")->required();
   app.add_option("--mode", mode)->check(CLI::IsMember({"core", "js", "latency"}));
   app.add_option("--path", path, "latency path")->check(CLI::IsMember({"core", "js"}));
@@ -135,6 +151,8 @@ int main(int argc, char** argv) {
   app.add_option("--rate", rate, "offered events/s (latency)");
   app.add_option("--seconds", seconds, "how long to offer them (latency)");
   app.add_option("--timeout", timeout_s, "hard limit for the whole case, s");
+  app.add_option("--replicas", replicas, "JetStream: replicas of the stream (3 on a three-node cluster)")
+      ->check(CLI::Range(1, 5));
   CLI11_PARSE(app, argc, argv);
 
   const bool latency = mode == "latency";
@@ -146,7 +164,7 @@ int main(int argc, char** argv) {
 
   natsConnection* pub = connect(url, latency);
   js_acks acks;
-  jsCtx* js = (mode == "js" || (latency && path == "js")) ? jetstream(pub, window, &acks) : nullptr;
+  jsCtx* js = (mode == "js" || (latency && path == "js")) ? jetstream(pub, window, &acks, replicas) : nullptr;
 
   // Subscribers first; a flush on each connection makes sure the server has the SUB.
   std::vector<std::unique_ptr<receiver_state>> states;
@@ -191,8 +209,9 @@ int main(int argc, char** argv) {
     r.row = "NATS core, 1 pub -> " + std::to_string(subs) + " sub";
     r.group = "fanout" + std::to_string(subs);
   } else {
-    r.id = "js.publish";
-    r.row = "NATS JetStream acked publish (file, R1)";
+    r.id = replicas == 1 ? "js.publish" : "js.publish.r" + std::to_string(replicas);
+    r.row = "NATS JetStream acked publish (file, R" + std::to_string(replicas) +
+            (replicas == 1 ? ")" : ", " + std::to_string(replicas) + "-node cluster)");
     r.group = "acked_publish";
   }
 

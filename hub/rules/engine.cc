@@ -579,7 +579,9 @@ struct engine::impl {
   std::optional<std::string> key_of(const rule& r, const Envelope& e, const std::string& area,
                                     const std::string& quarter = "") const {
     std::string k;
-    for (const auto& f : r.key) {
+    std::size_t empty_tail = 0;  // trailing missing optional parts are left out of the key
+    for (std::size_t i = 0; i < r.key.size(); ++i) {
+      const auto& f = r.key[i];
       std::string v;
       if (f == "area") {
         v = area;
@@ -587,13 +589,18 @@ struct engine::impl {
         v = quarter;
       } else {
         auto fv = read_field(e, f);
-        if (!fv.present) return std::nullopt;
+        bool optional = i < r.key_optional.size() && r.key_optional[i];
+        if (!fv.present && !optional) return std::nullopt;
         const field_def* d = find_field(f, e.payload_type());
-        v = d ? format_value(fv, d->type) : fv.text;
+        if (fv.present) v = d ? format_value(fv, d->type) : fv.text;
       }
+      std::size_t before = k.size();
       if (!k.empty()) k += "/";
       k += v;
+      bool missing_optional = i < r.key_optional.size() && r.key_optional[i] && v.empty();
+      empty_tail = missing_optional ? empty_tail + (k.size() - before) : 0;
     }
+    k.resize(k.size() - empty_tail);
     return k;
   }
 
@@ -1079,18 +1086,32 @@ struct engine::impl {
   void absence_report(rule_state& st, const Envelope& e) {
     const rule& r = *st.r;
     tri sel = eval_all(r.on.where, e);
+    tri ends = r.ends_if.empty() ? tri::no : eval_all(r.ends_if, e);
     if (sel == tri::missing) {
       ++st.skipped;
       return;
     }
-    if (sel == tri::no) return;
     auto key = key_of(r, e, "");
     millis start = 0, end = 0;
-    if (auto* p = e.payload_as_CommitmentProgress(); p && p->reporting_period()) {
+    if (!r.report_time.empty()) {
+      auto t = read_field(e, r.report_time);
+      if (t.present) start = end = static_cast<millis>(t.number);
+    } else if (auto* p = e.payload_as_CommitmentProgress(); p && p->reporting_period()) {
       start = p->reporting_period()->start();
       end = p->reporting_period()->end();
     } else {
       start = end = event_time(e);
+    }
+    if (sel == tri::no || ends == tri::yes) {
+      // The subject stopped (an activity no longer active, or matching ends_if): nothing is
+      // expected of it any more, and an overdue alert resolves with this event as evidence.
+      if (!key) return;
+      auto x = st.reports.find(*key);
+      if (x == st.reports.end() || (end != 0 && end < x->second.last_end)) return;  // an older revision: the newer stands
+      ++st.evaluated;
+      st.reports.erase(x);
+      clear_alert(st, *key, {evidence_of(e, r.fields_used)});
+      return;
     }
     if (!key || end == 0) {
       ++st.skipped;
@@ -1117,13 +1138,17 @@ struct engine::impl {
     auto missed = static_cast<unsigned>((clock - x.last_end - r.grace) / x.period);
     alert_state a;
     a.firing = true;
-    a.severity = missed >= r.critical_after_missed ? Severity::critical : r.severity;
+    a.severity = r.critical_after_missed != 0 && missed >= r.critical_after_missed ? Severity::critical : r.severity;
     a.ev = {x.last};
     a.country = x.country;
     a.first_event_time = due;
     a.last_event_time = x.last.time;
-    a.detail = "the last report covers the period ending " + format_date(x.last_end) + "; the next was due by " +
-               format_date(due) + " (" + std::to_string(missed) + " period(s) missed)";
+    if (r.report_time.empty())
+      a.detail = "the last report covers the period ending " + format_date(x.last_end) + "; the next was due by " +
+                 format_date(due) + " (" + std::to_string(missed) + " period(s) missed)";
+    else
+      a.detail = "the last event of it is of " + format_date(x.last_end) + " (" + r.report_time + "); the next was due by " +
+                 format_date(due) + " (" + std::to_string(missed) + " period(s) missed)";
     auto old = st.alerts.find(key);
     if (old != st.alerts.end() && old->second.firing && old->second.severity == a.severity && old->second.detail == a.detail)
       return;

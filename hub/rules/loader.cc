@@ -306,12 +306,27 @@ class loader {
       return;
     }
     for (const auto& k : n) {
-      auto s = k.as<std::string>("");
+      bool optional = false;
+      std::string s;
+      if (k.IsMap()) {
+        // {field: PATH, optional: true}: a missing value is written empty (trailing empty parts are left out)
+        allow_only(k, {"field", "optional"}, "key part");
+        if (!k["field"]) error(k, "a key part written as a map needs 'field'");
+        s = k["field"].as<std::string>("");
+        optional = k["optional"].as<bool>(false);
+        if (optional && (s == "area" || s == "quarter"))
+          error(k, "key part '" + s + "' cannot be optional (only event fields can)");
+      } else {
+        s = k.as<std::string>("");
+        if (!r.key_optional.empty() && r.key_optional.back())
+          error(k, "key part '" + s + "' follows an optional part: optional parts must come last");
+      }
       if (s == "quarter" && r.kind != rule_kind::pair)
         error(k, "key 'quarter' (the quarter a pair starts to overlap) is only for pair rules");
       else if (s != "area" && s != "quarter")
         defs_for(k, s, r.on.types);
       r.key.push_back(s);
+      r.key_optional.push_back(optional);
     }
   }
 
@@ -533,7 +548,14 @@ class loader {
     };
     only("pair", rule_kind::pair, "pair");
     only("ratio", rule_kind::ratio, "ratio");
-    only("time", rule_kind::ratio, "ratio");
+    if (n["time"] && r.kind != rule_kind::ratio && r.kind != rule_kind::absence)
+      error(n["time"], "'time' is only for ratio and absence rules");
+    if (r.kind == rule_kind::absence && n["time"]) {
+      if (r.of_objectives) error(n["time"], "'time' does not apply to an absence rule of strategy_objectives");
+      r.report_time = r.time_field;
+    }
+    if (r.kind == rule_kind::absence && n["ends_if"] && r.of_objectives)
+      error(n["ends_if"], "'ends_if' does not apply to an absence rule of strategy_objectives");
     only("field", rule_kind::stagnation, "stagnation");
     only("periods", rule_kind::stagnation, "stagnation");
 

@@ -78,6 +78,7 @@ struct rule {
 
   selector on;                      // the events the rule is about
   std::vector<std::string> key;     // field paths (or "area") making the alert key
+  std::vector<bool> key_optional;   // per key part: a missing value is written empty instead of skipping the event
   std::string area;                 // "" | "adm1" | "adm2": the area the rule is keyed on
   std::string area_fallback;        // "" | "adm1": coarser level allowed, one severity step lower
   bool skip_country_wide = true;    // country-wide events never trigger area-keyed rules
@@ -92,7 +93,8 @@ struct rule {
   std::string anchor_time = "period.start";
   std::vector<alternative> expect;
   millis fire_at = 0;               // relative to the anchor time
-  std::vector<predicate> ends_if;   // the trigger no longer needs a counterpart
+  std::vector<predicate> ends_if;   // expectation: the trigger no longer needs a counterpart;
+                                    // absence: the subject is no longer expected to report
 
   // absence
   bool of_objectives = false;       // subjects are the objectives of the strategy in force
@@ -100,6 +102,7 @@ struct rule {
   millis every = 0;                 // expected interval; 0: the reporting period's own length
   millis grace = 0;
   unsigned critical_after_missed = 2;
+  std::string report_time;          // "" : reporting period end (commitment_progress) or event time; else a time field
 
   // threshold
   millis window = 0;

@@ -2,6 +2,8 @@
 // and evidence, and the closing event that resolves it.
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include "tests/rules/event_builder.h"
 
 using namespace hub::rules::test;
@@ -640,4 +642,115 @@ TEST_CASE("R7-stagnant fires for the same value three periods running and resolv
   REQUIRE(resolved.size() == 1);
   CHECK(resolved[0].status == "resolved");
   CHECK(contains(resolved[0].evidence[0], "CPAS-Q3"));
+}
+
+TEST_CASE("R7 keys on the indicator where a report has one, and reports without one still count",
+          "[rules][catalogue][R7]") {
+  harness h(a4p_path());
+  auto report = [](const std::string& record, const std::string& indicator, hub::millis start, hub::millis end) {
+    ev p;
+    p.type = Payload::CommitmentProgress;
+    p.entity = hub::schema::Entity::peacekeeping;
+    p.record = record;
+    p.indicator = indicator;
+    p.rp_start = start;
+    p.rp_end = end;
+    p.occurred = end + 5 * day;
+    return p;
+  };
+  h.feed(report("CPAS-A1", "A4P+-5.1", t0, t0 + 90 * day), t0 + 95 * day);
+  h.feed(report("CPAS-N1", "", t0, t0 + 90 * day), t0 + 95 * day);  // no indicator: counted, keyed on the commitment
+  ev other_commitment = report("CPAS-X1", "", t0, t0 + 90 * day);
+  other_commitment.commitment = "DSC-3.1";
+  h.feed(other_commitment, t0 + 95 * day);
+  // The indicator's next report arrives in time; the commitment-level ones do not.
+  h.feed(report("CPAS-A2", "A4P+-5.1", t0 + 90 * day, t0 + 180 * day), t0 + 185 * day);
+  auto fired = harness::of(h.tick(t0 + 215 * day), "R7");
+  REQUIRE(fired.size() == 2);
+  std::map<std::string, transition> by_key;
+  for (const auto& t : fired) by_key[t.key] = t;
+  REQUIRE(by_key.count("SSD/DSC-5.2") == 1);
+  REQUIRE(by_key.count("SSD/DSC-3.1") == 1);
+  CHECK(by_key.count("SSD/DSC-5.2/A4P+-5.1") == 0);
+  const auto& n = by_key["SSD/DSC-5.2"];
+  CHECK(n.status == "firing");
+  CHECK(n.severity == "warning");
+  CHECK(contains(n.explanation, "the last report covers the period ending 2025-04-01; the next was due by 2025-07-30"));
+  REQUIRE(n.evidence.size() == 1);
+  CHECK(contains(n.evidence[0], "CPAS-N1"));
+  CHECK(contains(n.evidence[0], "payload.commitment_id=DSC-5.2"));
+
+  // The indicator's report is late in turn; a commitment-level report resolves only its own key.
+  auto later = harness::of(h.tick(t0 + 305 * day), "R7");
+  bool indicator_fired = false;
+  for (const auto& t : later) indicator_fired = indicator_fired || (t.key == "SSD/DSC-5.2/A4P+-5.1" && t.status == "firing");
+  CHECK(indicator_fired);
+  auto resolved = harness::of(h.feed(report("CPAS-N2", "", t0 + 180 * day, t0 + 300 * day), t0 + 306 * day), "R7");
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].key == "SSD/DSC-5.2");
+  CHECK(resolved[0].status == "resolved");
+  CHECK(resolved[0].alert_id == n.alert_id);
+  REQUIRE(resolved[0].evidence.size() == 1);
+  CHECK(contains(resolved[0].evidence[0], "CPAS-N2"));
+}
+
+TEST_CASE("R7-activity fires for an active programme without revision for 12 months and resolves on a revision or "
+          "when it ends",
+          "[rules][catalogue][R7]") {
+  harness h(a4p_path());
+  ev p;
+  p.type = Payload::ProgrammeActivity;
+  p.record = "XM-DAC-41114-DORMANT";
+  p.title = "Community policing";
+  p.adm1 = "SS01";
+  p.adm2 = "SS0101";
+  p.family = "rule_of_law";
+  p.start = t0 - 200 * day;
+  p.occurred = t0 - 200 * day;  // IATI: occurred_at is the period start, the revision date is published_at
+  p.published = t0;
+  h.feed(p, t0);
+  REQUIRE(harness::of(h.tick(t0 + 364 * day), "R7-activity").empty());
+  auto fired = harness::of(h.tick(t0 + 366 * day), "R7-activity");
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].status == "firing");
+  CHECK(fired[0].severity == "warning");
+  CHECK(fired[0].key == "SSD/test-adapter/XM-DAC-41114-DORMANT");
+  CHECK(contains(fired[0].title, "without transaction or revision for 12 months"));
+  CHECK(contains(fired[0].explanation,
+                 "the last event of it is of 2025-01-01 (published_at); the next was due by 2026-01-01 (1 period(s) missed)"));
+  CHECK(contains(fired[0].anchor, "Performance and accountability"));
+  REQUIRE(fired[0].evidence.size() == 1);
+  CHECK(contains(fired[0].evidence[0], "XM-DAC-41114-DORMANT"));
+  CHECK(contains(fired[0].evidence[0], "payload.status=active"));
+  // It stays a warning however long (critical_after_missed: 0): no new transition.
+  REQUIRE(harness::of(h.tick(t0 + 1000 * day), "R7-activity").empty());
+
+  // A revision (e.g. a new transaction) resolves it.
+  ev revised = p;
+  revised.revision = "2";
+  revised.published = t0 + 1001 * day;
+  auto resolved = harness::of(h.feed(revised, t0 + 1001 * day), "R7-activity");
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].status == "resolved");
+  CHECK(resolved[0].alert_id == fired[0].alert_id);
+  REQUIRE(resolved[0].evidence.size() == 1);
+  CHECK(contains(resolved[0].evidence[0], "XM-DAC-41114-DORMANT"));
+
+  // Dormant again, then published as completed: no longer active, nothing more is expected.
+  auto again = harness::of(h.tick(t0 + 1400 * day), "R7-activity");
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].status == "firing");
+  CHECK(again[0].alert_id != fired[0].alert_id);
+  ev ended = p;
+  ended.revision = "3";
+  ended.published = t0 + 1401 * day;
+  ended.status = ActivityStatus::completed;
+  auto closed = harness::of(h.feed(ended, t0 + 1401 * day), "R7-activity");
+  REQUIRE(closed.size() == 1);
+  CHECK(closed[0].status == "resolved");
+  CHECK(closed[0].alert_id == again[0].alert_id);
+  REQUIRE(closed[0].evidence.size() == 1);
+  CHECK(contains(closed[0].evidence[0], "payload.status=completed"));
+  CHECK(contains(closed[0].explanation, "Closed by programme_activity XM-DAC-41114-DORMANT"));
+  REQUIRE(harness::of(h.tick(t0 + 3000 * day), "R7-activity").empty());  // it does not come back
 }

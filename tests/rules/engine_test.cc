@@ -173,6 +173,50 @@ TEST_CASE("rule file errors name the file and line", "[rules][load]") {
     CHECK(has_error(errors, 38, "unknown field 'payload.nothing'"));
     CHECK(has_error(errors, 39, "periods must be at least 2"));
   }
+  SECTION("optional key parts, and time and ends_if on absence rules, are checked with their lines") {
+    const char* text = R"(groups:
+  - name: g
+    rules:
+      - id: A1
+        kind: absence
+        anchor: "x"
+        severity: warning
+        on: {event_types: [commitment_progress]}
+        key: [country, {field: payload.indicator_id, optional: true}, payload.commitment_id]
+        title: "t"
+        description: "d"
+        closing_action: "c"
+      - id: A2
+        kind: absence
+        anchor: "x"
+        severity: warning
+        on: {event_types: [programme_activity]}
+        key: [country, {field: area, optional: true}, {field: source_record_id, optinal: true}]
+        time: payload.budget
+        every: 365d
+        title: "t"
+        description: "d"
+        closing_action: "c"
+      - id: A3
+        kind: threshold
+        anchor: "x"
+        severity: warning
+        on: {event_types: [security_incident]}
+        key: [country]
+        time: occurred_at
+        window: 30d
+        count_at_least: 1
+        title: "t"
+        description: "d"
+        closing_action: "c"
+)";
+    auto errors = errors_of(write(dir, "r.yaml", text));
+    CHECK(has_error(errors, 9, "key part 'payload.commitment_id' follows an optional part"));
+    CHECK(has_error(errors, 18, "key part 'area' cannot be optional"));
+    CHECK(has_error(errors, 18, "unknown field 'optinal' in key part"));
+    CHECK(has_error(errors, 19, "time 'payload.budget' must be a time field"));
+    CHECK(has_error(errors, 30, "'time' is only for ratio and absence rules"));
+  }
   SECTION("share_above needs the out_of_scope check") {
     auto f = write(dir, "r.yaml", replace(good_rule, "        severity: warning\n",
                                           "        severity: warning\n        severity_by:\n          - {share_above: 50, severity: critical}\n"));

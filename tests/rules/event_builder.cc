@@ -87,7 +87,7 @@ std::vector<std::uint8_t> build(const ev& e) {
       break;
     case Payload::CommitmentProgress: {
       Period rp(e.rp_start, e.rp_end, PeriodPrecision::day);
-      payload = CreateCommitmentProgressDirect(fbb, e.commitment.c_str(), nullptr, &rp, e.value, "%", 0, 100).Union();
+      payload = CreateCommitmentProgressDirect(fbb, e.commitment.c_str(), e.indicator.empty() ? nullptr : e.indicator.c_str(), &rp, e.value, "%", 0, 100).Union();
       break;
     }
     case Payload::PoliticalStrategy: {
@@ -126,7 +126,7 @@ std::vector<std::uint8_t> build(const ev& e) {
   Id128 id(mix(e.source + "|" + e.record + "|" + e.revision, 1469598103934665603ULL), mix(e.record + e.revision, 7) | 1);
   Period period(e.start, e.end, PeriodPrecision::day);
   auto root = CreateEnvelopeDirect(fbb, &id, e.source.c_str(), e.entity.value_or(entity_of(e.type)),
-                                   e.country.c_str(), geo, e.occurred, e.occurred, Classification::internal,
+                                   e.country.c_str(), geo, e.occurred, e.published != 0 ? e.published : e.occurred, Classification::internal,
                                    e.correlation.empty() ? nullptr : e.correlation.c_str(), nullptr, nullptr, nullptr,
                                    &refs, gender, e.record.c_str(), e.revision.c_str(), &period, e.type, payload);
   FinishEnvelopeBuffer(fbb, root);

@@ -33,6 +33,7 @@ struct ev {
   std::string adm1, adm2;
   std::vector<std::string> more_adm2;    // further admin 2 areas
   millis occurred = t0, start = t0, end = 0;
+  millis published = 0;                  // 0: the same as occurred
   std::vector<std::pair<std::string, std::string>> refs;  // (strategy, objective)
   unsigned ref_version = 1;
   std::string correlation;
@@ -56,6 +57,7 @@ struct ev {
   std::string mission = "UNMISS";
   // commitment progress
   std::string commitment = "DSC-5.2";
+  std::string indicator;                 // empty: none
   millis rp_start = 0, rp_end = 0;
   double value = 0;
   // strategies

@@ -221,15 +221,16 @@ class jetstream_store final : public store::store {
     return status::ok();
   }
 
+  // Returns as soon as JetStream acknowledged something (or a publish failed), so that
+  // the hub ACKs each event when its acknowledgement arrives rather than when the
+  // whole pipeline has drained; under load the pipeline never drains.
   status sync() override {
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MaxWait = opts_.publish_timeout.count() + 1000;
-    natsStatus s = js_PublishAsyncComplete(js_.get(), &po);
     std::vector<natsMsg*> resend;
+    std::uint64_t acks_before = 0;
     {
       std::lock_guard lk(mu_);
       resend.swap(failed_);
+      acks_before = acks_seen_;
     }
     if (!resend.empty()) {
       if (!connected(nc_.get())) {
@@ -258,14 +259,18 @@ class jetstream_store final : public store::store {
           failed_.push_back(m);
         }
       }
-      s = js_PublishAsyncComplete(js_.get(), &po);
     }
-    std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_);
+    const bool progressed = acked_.wait_for(lk, opts_.publish_timeout + std::chrono::seconds(1), [&] {
+      return tokens_.empty() || acks_seen_ != acks_before || !failed_.empty();
+    });
     if (!failed_.empty())
       return status::unavailable(
           fmt::format("JetStream did not acknowledge {} event(s): {}", failed_.size(), last_error_));
-    if (s != NATS_OK && !tokens_.empty())
-      return status::unavailable(nats_error("waiting for JetStream's acknowledgements", s));
+    if (!progressed)
+      return status::unavailable(fmt::format("no acknowledgement from JetStream within {} ms; {} event(s) wait",
+                                             (opts_.publish_timeout + std::chrono::seconds(1)).count(),
+                                             tokens_.size()));
     return status::ok();
   }
 
@@ -569,7 +574,9 @@ class jetstream_store final : public store::store {
         while (self->stored_.size() > stored_kept) self->stored_.erase(self->stored_.begin());
         self->pending_.erase(it);
       }
+      ++self->acks_seen_;
       lk.unlock();
+      self->acked_.notify_all();
       natsMsg_Destroy(m);
       return;
     }
@@ -583,6 +590,8 @@ class jetstream_store final : public store::store {
     }
     self->last_error_ = why;
     self->failed_.push_back(m);
+    lk.unlock();
+    self->acked_.notify_all();
   }
 
   // Reads committed records from `o` through an ordered consumer kept between calls
@@ -680,6 +689,8 @@ class jetstream_store final : public store::store {
   static constexpr std::size_t stored_kept = 1 << 16;
   std::map<std::uint64_t, std::uint64_t> stored_;
   std::uint64_t issued_ = 0;  // one past the highest ticket handed out
+  std::uint64_t acks_seen_ = 0;        // acknowledgements received, for sync() to wait on
+  std::condition_variable acked_;      // an acknowledgement arrived or a publish failed
   std::vector<natsMsg*> failed_;                            // owned; resent by sync()
   std::string last_error_;
   std::map<std::uint64_t, cached_record> cache_;

@@ -195,8 +195,9 @@ struct cond_subject {
   std::unique_ptr<violation> v;
 };
 
-// Interned strings (subjects, keys, area indexes), referred to by pointer. The pool only
-// grows: it holds each distinct subject and key once, however many rules refer to it.
+// Interned strings (subjects, keys, area indexes), referred to by pointer. The pool holds
+// each distinct subject and key once, however many rules refer to it; compact() drops the
+// strings no state refers to any more.
 using istr = const std::string*;
 struct by_value {
   bool operator()(istr a, istr b) const { return *a < *b; }
@@ -281,6 +282,9 @@ struct rule_state {
   std::unordered_map<std::string, std::vector<istr>> triggers_by_area;      // area index -> subjects
   // area index -> candidates; one candidate is shared by its admin 1 and admin 2 index
   std::unordered_map<std::string, std::vector<std::shared_ptr<const candidate>>> candidates;
+  // subject -> its candidates (the latest revision only) and the indexes they are in
+  std::unordered_map<istr, std::vector<std::pair<std::shared_ptr<const candidate>, std::vector<std::string>>>>
+      candidate_of;
   // absence
   std::unordered_map<std::string, expected_report> reports;
   std::unordered_map<std::string, evidence> last_linked;                    // country|strategy|objective
@@ -349,6 +353,9 @@ struct engine::impl {
   std::shared_ptr<const std::vector<std::uint8_t>> current_copy;     // of the event being judged
   bool replaying = false;
   std::uint64_t events = 0, emitted = 0;
+  std::size_t pool_live = 0;                 // pool size after the last compact()
+  std::uint64_t compacted_events = 0;        // events at the last compact()
+  millis compacted_clock = 0;                // processing time of the last compact()
   mutable std::mutex mu;
 
   // ---------------------------------------------------------------- helpers
@@ -828,6 +835,7 @@ struct engine::impl {
     s.severity = base_severity(r, e, cr.share);
     if (r.check == strategy_check::expired_reference) s.severity = cr.in_grace ? Severity::info : r.severity;
     if (area.fallback) s.severity = lower(s.severity);
+    if (sel == tri::no) s.bytes.reset();  // it ended or no longer qualifies: no re-check needs it
     if (!violated) {
       s.v.reset();
       auto a = st.alerts.find(*k);
@@ -932,6 +940,7 @@ struct engine::impl {
       if (old != st.triggers.end()) {
         evidence closing = evidence_of(e, r.fields_used);
         st.triggers_by_key[old_key].erase(subject);
+        unindex_trigger(st, subject, old->second);
         st.triggers.erase(old);
         judge_expectation(st, old_key, {closing});
       }
@@ -970,22 +979,60 @@ struct engine::impl {
         }
       if (t.satisfied) break;
     }
+    // A revision of a trigger already satisfied in the same place and window stays satisfied:
+    // its counterpart may have been pruned from memory since (see compact()).
+    bool carried = false;
+    if (!t.satisfied && old != st.triggers.end() && old->second.satisfied && old->second.area_index == t.area_index &&
+        old->second.anchor == t.anchor && old->second.same == t.same) {
+      t.satisfied = true;
+      carried = true;
+    }
     if (old != st.triggers.end() && old_key != t.key) {
       st.triggers_by_key[old_key].erase(subject);
       judge_expectation(st, old_key, {});
     }
-    bool is_new = old == st.triggers.end();
+    bool is_new = old == st.triggers.end() || old->second.area_index != t.area_index;
+    if (old != st.triggers.end() && is_new) unindex_trigger(st, subject, old->second);  // it moved
     st.triggers[subject] = t;
     st.triggers_by_key[t.key].insert(subject);
     if (is_new) {
       st.triggers_by_area[t.area_index].push_back(subject);
       st.triggers_by_area[t.country + "|*"].push_back(subject);
     }
-    judge_expectation(st, t.key, t.satisfied ? std::vector<evidence>{by} : std::vector<evidence>{});
+    judge_expectation(st, t.key, t.satisfied && !carried ? std::vector<evidence>{by} : std::vector<evidence>{});
+  }
+
+  static void unindex_trigger(rule_state& st, istr subject, const trigger& t) {
+    for (const auto& idx : {t.area_index, t.country + "|*"}) {
+      auto it = st.triggers_by_area.find(idx);
+      if (it == st.triggers_by_area.end()) continue;
+      std::erase(it->second, subject);
+      if (it->second.empty()) st.triggers_by_area.erase(it);
+    }
+  }
+
+  static void drop_candidates(rule_state& st, istr subject) {
+    auto it = st.candidate_of.find(subject);
+    if (it == st.candidate_of.end()) return;
+    for (const auto& [cp, idx] : it->second)
+      for (const auto& ix : idx) {
+        auto c = st.candidates.find(ix);
+        if (c == st.candidates.end()) continue;
+        std::erase(c->second, cp);
+        if (c->second.empty()) st.candidates.erase(c);
+      }
+    st.candidate_of.erase(it);
   }
 
   void expectation_candidate(rule_state& st, const Envelope& e) {
     const rule& r = *st.r;
+    bool of_type = false;
+    for (const auto& alt : r.expect) of_type = of_type || has_type(alt.sel, e.payload_type());
+    if (!of_type) return;
+    // The latest revision of a subject is its only candidate: an older one is superseded
+    // (and a revision that no longer qualifies, e.g. cancelled, is no candidate at all).
+    istr self = intern(subject_of(e));
+    drop_candidates(st, self);
     for (std::size_t i = 0; i < r.expect.size(); ++i) {
       const alternative& alt = r.expect[i];
       if (!has_type(alt.sel, e.payload_type())) continue;
@@ -1010,6 +1057,7 @@ struct engine::impl {
       if (a1.present) idx.push_back(area_index(country, 1, a1.text));
       if (!a1.present && !a2.present) idx.push_back(country + "|*");
       auto cp = std::make_shared<const candidate>(std::move(c));
+      st.candidate_of[self].emplace_back(cp, idx);
       for (const auto& ix : idx) {
         st.candidates[ix].push_back(cp);
         auto tl = st.triggers_by_area.find(ix == country + "|*" ? country + "|*" : ix);
@@ -1782,9 +1830,81 @@ struct engine::impl {
           break;
       }
     }
+    maybe_compact(false);
+  }
+
+  // ---------------------------------------------------------------- memory
+
+  // Runs compact() when the pool has doubled since the last one, every 65536 events, or on
+  // a tick an hour (processing time) after the last one: amortised, its cost is a constant
+  // per event.
+  void maybe_compact(bool ticking) {
+    if (pool.size() > 2 * pool_live + 4096 || events - compacted_events >= 65536 ||
+        (ticking && clock - compacted_clock >= 3'600'000))
+      compact();
+  }
+
+  // Forgets what no event can use any more, then the interned strings nothing refers to.
+  // What goes: expectation counterparts whose period ended before any trigger within the
+  // lateness tolerance can ask for them (watermark - lateness + the earliest `from`);
+  // threshold activities that ended before any window a late incident can reach; condition
+  // subjects with nothing to re-check, no alert, older than the lateness tolerance; resolved
+  // alerts whose transition is out (their published record keeps the id and openings);
+  // pair end-of-period entries of members that are gone or were revised.
+  void compact() {
+    compacted_events = events;
+    compacted_clock = clock;
+    std::unordered_set<istr> live;
+    for (auto& [id, st] : states) {
+      const rule& r = *st.r;
+      if (r.kind == rule_kind::expectation) {
+        millis reach = 0;
+        for (const auto& alt : r.expect) reach = std::min(reach, alt.from);
+        millis horizon = watermark - lateness + reach;
+        std::vector<istr> ended;
+        for (const auto& [subject, list] : st.candidate_of) {
+          bool over = !list.empty();
+          for (const auto& [cp, idx] : list) over = over && cp->end != 0 && cp->end < horizon;
+          if (over) ended.push_back(subject);
+        }
+        for (auto subject : ended) drop_candidates(st, subject);
+      }
+      for (auto it = st.active.begin(); it != st.active.end();) {
+        std::erase_if(it->second, [&](const auto& kv) {
+          return kv.second.end != 0 && kv.second.end < watermark - r.window - lateness;
+        });
+        it = it->second.empty() ? st.active.erase(it) : std::next(it);
+      }
+      std::erase_if(st.subjects, [&](const auto& kv) {
+        const cond_subject& c = kv.second;
+        if (c.violated || c.bytes || c.occurred >= watermark - lateness) return false;
+        auto a = st.alerts.find(*kv.first);
+        return a == st.alerts.end() || !a->second.firing;
+      });
+      if (!replaying)
+        std::erase_if(st.alerts, [&](const auto& kv) { return !kv.second.firing && !st.dirty.count(kv.first); });
+      std::erase_if(st.ending, [&](const auto& kv) {
+        auto m = st.members.find(kv.second);
+        return m == st.members.end() || m->second.end != kv.first;
+      });
+      // Mark: every interned string some state refers to (the indexes by key, area and
+      // partner refer only to subjects held here).
+      for (const auto& [k, v] : st.subjects) live.insert(k);
+      for (const auto& [k, v] : st.triggers) live.insert(k);
+      for (const auto& [k, v] : st.candidate_of) live.insert(k);
+      for (const auto& [idx, m] : st.active)
+        for (const auto& [k, v] : m) live.insert(k);
+      for (const auto& [k, m] : st.members) {
+        live.insert(k);
+        live.insert(m.bucket);
+      }
+    }
+    std::erase_if(pool, [&](const std::string& x) { return !live.count(&x); });
+    pool_live = pool.size();
   }
 
   void tick() {
+    maybe_compact(true);
     for (auto& [id, st] : states) {
       switch (st.r->kind) {
         case rule_kind::condition: tick_conditions(st); break;
@@ -1862,11 +1982,18 @@ engine_stats engine::stats() const {
   std::lock_guard lock(impl_->mu);
   engine_stats s;
   s.events = impl_->events;
+  s.interned = impl_->pool.size();
   s.alerts_emitted = impl_->emitted;
   for (const auto& [id, st] : impl_->states) {
     s.evaluated[id] = st.evaluated;
     s.skipped_missing_fields[id] = st.skipped;
     for (const auto& [k, t] : st.triggers) s.open_expectations += t.satisfied ? 0 : 1;
+    for (const auto& [k, list] : st.candidate_of) s.expectation_candidates += list.size();
+    for (const auto& [k, v] : st.triggers_by_area) s.index_entries += v.size();
+    for (const auto& [k, v] : st.candidates) s.index_entries += v.size();
+    s.records += st.subjects.size() + st.triggers.size() + st.reports.size() + st.members.size() +
+                 st.item_key.size() + st.alerts.size();
+    for (const auto& [k, m] : st.active) s.records += m.size();
   }
   for (const auto& [k, p] : impl_->pub)
     if (p.firing) ++s.firing_by_severity[schema::EnumNameSeverity(p.severity)];

@@ -62,6 +62,11 @@ struct engine_stats {
   std::map<std::string, std::uint64_t> firing_by_severity;    // "info", "warning", "critical"
   std::uint64_t open_expectations = 0;                        // triggers still waiting for a counterpart
   std::uint64_t alerts_emitted = 0;                           // transitions appended to `out`
+  // Memory (see docs/rules.md, "Memory"): these shrink when records end.
+  std::uint64_t interned = 0;                // distinct subject, key and bucket strings held
+  std::uint64_t expectation_candidates = 0;  // counterparts kept for expectation rules
+  std::uint64_t index_entries = 0;           // entries of the expectation area indexes
+  std::uint64_t records = 0;                 // per-rule records: subjects, triggers, reports, members, items, alerts, active spans
 };
 
 class engine {

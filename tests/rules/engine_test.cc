@@ -372,3 +372,127 @@ TEST_CASE("a backtest prints the alerts it would raise and publishes nothing", "
   CHECK(out.str().find("RESOLVED") != std::string::npos);
   CHECK(out.str().find("Nothing was published") != std::string::npos);
 }
+
+TEST_CASE("state shrinks once records end: candidates, indexes, records and interned strings are pruned",
+          "[rules][memory]") {
+  harness h(a4p_path());
+  constexpr int n = 300;
+  auto programme = [](int i) {
+    ev p;
+    p.type = Payload::ProgrammeActivity;
+    p.record = "XM-PRUNE-" + std::to_string(i);
+    p.adm1 = "SS0" + std::to_string(1 + i % 9);
+    p.adm2 = p.adm1 + std::to_string(100 + i);
+    p.family = "rule_of_law";
+    p.start = t0;
+    p.end = t0 + 60 * day;
+    p.occurred = t0;
+    return p;
+  };
+  auto poc = [](int i) {
+    ev m;
+    m.type = Payload::MandateActivity;
+    m.record = "UNMISS-PRUNE-" + std::to_string(i);
+    m.adm1 = "SS0" + std::to_string(1 + i % 9);
+    m.adm2 = m.adm1 + std::to_string(100 + i);
+    m.start = t0;
+    m.end = t0 + 60 * day;
+    m.occurred = t0;
+    return m;
+  };
+  for (int i = 0; i < n; ++i) {
+    h.feed(poc(i), t0);
+    h.feed(programme(i), t0);
+  }
+  auto full = h.engine().stats();
+  CAPTURE(full.interned, full.expectation_candidates, full.index_entries, full.records);
+  CHECK(full.expectation_candidates >= 2u * n);  // R3 and R4 keep each programme
+  CHECK(full.index_entries >= 4u * n);
+  CHECK(full.open_expectations == 0);            // every PoC activity has its programme
+  CHECK(full.interned >= 2u * n);
+
+  // Every record ends; a year later the watermark has moved past every window.
+  for (int i = 0; i < n; ++i) {
+    ev m = poc(i), p = programme(i);
+    m.revision = p.revision = "2";
+    m.occurred = p.occurred = t0 + 61 * day;
+    m.status = p.status = hub::schema::ActivityStatus::completed;
+    h.feed(m, t0 + 61 * day);
+    h.feed(p, t0 + 61 * day);
+  }
+  ev later;
+  later.type = Payload::SecurityIncident;
+  later.record = "ucdp-later";
+  later.adm2 = "SS0909";
+  later.occurred = t0 + 400 * day;
+  h.feed(later, t0 + 400 * day);
+  h.tick(t0 + 400 * day);
+  auto pruned = h.engine().stats();
+  CAPTURE(pruned.interned, pruned.expectation_candidates, pruned.index_entries, pruned.records);
+  CHECK(pruned.expectation_candidates == 0);
+  CHECK(pruned.index_entries == 0);
+  CHECK(pruned.records < 10);
+  CHECK(pruned.interned < 10);
+  CHECK(pruned.open_expectations == 0);
+  CHECK(h.engine().firing().empty());
+}
+
+TEST_CASE("a satisfied expectation stays satisfied when its trigger is revised after the counterpart was pruned",
+          "[rules][memory]") {
+  harness h(a4p_path());
+  ev p;
+  p.type = Payload::MandateActivity;
+  p.record = "UNMISS-POC-LONG";
+  p.adm1 = "SS01";
+  p.adm2 = "SS0101";
+  p.start = t0;
+  ev partner;
+  partner.type = Payload::ProgrammeActivity;
+  partner.record = "XM-SHORT";
+  partner.adm1 = "SS01";
+  partner.adm2 = "SS0101";
+  partner.family = "food_security";
+  partner.start = t0 - 30 * day;
+  partner.end = t0 + 10 * day;
+  partner.occurred = t0 - 30 * day;
+  h.feed(partner, t0);
+  REQUIRE(harness::of(h.feed(p, t0), "R3").empty());
+  CHECK(h.engine().stats().expectation_candidates >= 1);
+  ev later;
+  later.type = Payload::SecurityIncident;
+  later.record = "ucdp-later";
+  later.adm2 = "SS0909";
+  later.occurred = t0 + 300 * day;
+  h.feed(later, t0 + 300 * day);
+  REQUIRE(harness::of(h.tick(t0 + 300 * day), "R3").empty());
+  CHECK(h.engine().stats().expectation_candidates == 0);  // the programme ended 290 days ago: pruned
+  CHECK(h.engine().stats().open_expectations == 0);
+  ev revised = p;
+  revised.revision = "2";
+  revised.occurred = t0 + 301 * day;
+  revised.title = "Patrols around Bor, extended";
+  REQUIRE(harness::of(h.feed(revised, t0 + 301 * day), "R3").empty());
+  REQUIRE(harness::of(h.tick(t0 + 302 * day), "R3").empty());
+  CHECK(h.engine().stats().open_expectations == 0);
+
+  // Moved to another admin 2, it needs a counterpart there: R3 fires, and resolves when one comes.
+  ev moved = revised;
+  moved.revision = "3";
+  moved.occurred = t0 + 303 * day;
+  moved.adm2 = "SS0102";
+  auto fired = harness::of(h.feed(moved, t0 + 303 * day), "R3");
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].status == "firing");
+  CHECK(fired[0].key == "SSD/SS0102");
+  REQUIRE(fired[0].evidence.size() == 1);
+  CHECK(fired[0].evidence[0].find("UNMISS-POC-LONG") != std::string::npos);
+  ev there = partner;
+  there.record = "XM-THERE";
+  there.adm2 = "SS0102";
+  there.end = 0;
+  there.occurred = t0 + 304 * day;
+  auto resolved = harness::of(h.feed(there, t0 + 304 * day), "R3");
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].status == "resolved");
+  CHECK(resolved[0].evidence[0].find("XM-THERE") != std::string::npos);
+}

@@ -227,7 +227,16 @@ int main(int argc, char** argv) {
   health.set_rules_loaded(true);
   std::unique_ptr<hub::ops::http_server> http_server;
   if (!cfg.http.empty()) {
-    auto h = hub::ops::http_server::start(cfg.http, hub::ops::make_handlers(metrics, health, slot));
+    auto handlers = hub::ops::make_handlers(metrics, health, slot);
+    if (rules_engine) {
+      handlers.reload_rules = [re = rules_engine.get(), n = cfg.rule_files.size()]() -> std::pair<bool, std::string> {
+        spdlog::info("rules reload requested over the ops endpoint");
+        hub::status st = re->reload();
+        if (!st) return {false, "rule files refused, the rules in force stay:\n" + st.message()};
+        return {true, fmt::format("{} rule file(s) reloaded", n)};
+      };
+    }
+    auto h = hub::ops::http_server::start(cfg.http, std::move(handlers));
     if (!h) {
       spdlog::critical("ops HTTP endpoint: {}", h.error().message());
       return 1;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
@@ -152,9 +153,23 @@ result<std::unique_ptr<http_server>> http_server::start(std::string_view address
   auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
     res.status = 405;
     res.set_header("Allow", "GET, HEAD");
-    res.set_content(fmt::format("{} {}: only GET and HEAD are served here\n", req.method, req.path),
+    res.set_content(fmt::format("{} {}: only GET and HEAD are served here (and POST /api/rules/reload)\n",
+                                req.method, req.path),
                     "text/plain; charset=utf-8");
   };
+  svr.Post("/api/rules/reload", [&h](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    if (!h.reload_rules) {
+      res.status = 404;
+      res.set_content(R"j({"ok":false,"message":"this hub runs no rules module (no rule files configured)"})j",
+                      "application/json");
+      return;
+    }
+    auto [ok, message] = h.reload_rules();
+    // 422: the files were read and refused; the rules in force stay.
+    res.status = ok ? 200 : 422;
+    res.set_content(nlohmann::json{{"ok", ok}, {"message", message}}.dump(), "application/json");
+  });
   svr.Post(".*", not_allowed);
   svr.Put(".*", not_allowed);
   svr.Delete(".*", not_allowed);

@@ -56,6 +56,11 @@ struct http_handlers {
   std::function<std::string()> metrics;                   // Prometheus text
   std::function<readiness()> ready;                       // for /readyz
   std::function<std::optional<std::string>()> status_json;  // nullopt: no status yet (503)
+  // POST /api/rules/reload: re-reads the configured rule files (as SIGHUP does) and
+  // returns {"ok": bool, "message": text}; not set: the hub runs no rules module (404).
+  // Only the files named in the hub's configuration are read, so a caller can make the
+  // hub re-read them but not load anything else.
+  std::function<std::pair<bool, std::string>()> reload_rules;
 };
 
 // Handlers wired to the hub's metrics, health flags and status slot. The referenced

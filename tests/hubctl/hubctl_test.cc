@@ -229,6 +229,76 @@ TEST_CASE("hubctl rules check names the file and line of an error", "[hubctl][ru
   CHECK_THAT(bad.out + bad.err, Catch::Contains("bad.yaml:"));
 }
 
+namespace {
+
+// One condition rule on mission activities; `id` and the mandate area it flags vary.
+std::string one_rule(const std::string& id, const std::string& area) {
+  return "groups:\n  - name: test\n    rules:\n      - id: " + id +
+         "\n        name: area-flag\n        version: 1\n        kind: condition\n"
+         "        anchor: \"test anchor\"\n        severity: warning\n"
+         "        on:\n          event_types: [mandate_activity]\n"
+         "        fire_if:\n          - {field: payload.mandate_area, equals: " + area + "}\n"
+         "        key: [country, source_system, source_record_id]\n"
+         "        title: \"" + id + " flagged: {key}\"\n"
+         "        description: \"A test rule.\"\n"
+         "        closing_action: \"Change the area.\"\n";
+}
+
+std::string mission_activity(const std::string& record, const std::string& area) {
+  return R"({"source_system":"unmiss-plans","entity":"peacekeeping","country":"SSD","occurred_at":"2025-02-01",)"
+         R"("source_record_id":")" + record + R"(","payload_type":"mandate_activity",)"
+         R"("payload":{"activity_id":")" + record + R"(","title":"Patrols","mandate_area":")" + area +
+         R"(","status":"active"}})" "\n";
+}
+
+}  // namespace
+
+TEST_CASE("hubctl rules reload puts edited rules in force and refuses a broken file", "[hubctl][rules]") {
+  hub::test::temp_dir dir("hubctl-reload");
+  const auto rules = dir / "rules.yaml";
+  std::ofstream(rules) << one_rule("T1", "poc");
+  hub::test::hubd_process hub({.extra_args = {"--store", "memory", "--rules", rules.string()}, .http = true});
+  auto fires = [&](const std::string& rule, const std::string& record) {
+    return hub::test::wait_for([&] {
+      auto r = hubctl(dir, {"--hub", hub.endpoint(), "alerts", "--json"});
+      for (const auto& l : lines_of(r.out)) {
+        auto j = nlohmann::json::parse(l);
+        if (j["rule"] == rule && j["key"].get<std::string>().find(record) != std::string::npos) return true;
+      }
+      return false;
+    }, std::chrono::seconds(20));
+  };
+  auto publish = [&](const std::string& record, const std::string& area) {
+    std::ofstream(dir / "e.jsonl") << mission_activity(record, area);
+    REQUIRE(hubctl(dir, {"--hub", hub.endpoint(), "publish", (dir / "e.jsonl").string()}).exit_code == 0);
+  };
+  publish("MA-1", "poc");
+  REQUIRE(fires("T1", "MA-1"));
+
+  // An edited file: a second rule on another mandate area.
+  std::ofstream(rules) << one_rule("T1", "poc") << one_rule("T2", "ssr").substr(std::string("groups:\n").size());
+  auto ok = hubctl(dir, {"rules", "reload", "--http", hub.http_address()});
+  CHECK(ok.exit_code == 0);
+  CHECK_THAT(ok.out, Catch::Contains("reloaded"));
+  publish("MA-2", "ssr");
+  CHECK(fires("T2", "MA-2"));
+
+  // A broken file is refused with its line, and the rules in force stay.
+  std::ofstream(rules) << one_rule("T1", "poc") << "      - id: T3\n        kind: no_such_kind\n";
+  auto bad = hubctl(dir, {"rules", "reload", "--http", hub.http_address()});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("rules.yaml:") && Catch::Contains("rules in force stay"));
+  publish("MA-3", "ssr");
+  CHECK(fires("T2", "MA-3"));
+  CHECK(hub.running());
+
+  // A hub without rules says so.
+  hub::test::hubd_process plain({.extra_args = {"--store", "memory"}, .http = true});
+  auto none = hubctl(dir, {"rules", "reload", "--http", plain.http_address()});
+  CHECK(none.exit_code == 1);
+  CHECK_THAT(none.err, Catch::Contains("no rules module"));
+}
+
 TEST_CASE("hubctl keys generate writes keys an ACL can use, and acl check validates it", "[hubctl][keys]") {
   hub::test::temp_dir dir("hubctl-keys");
   auto gen = hubctl(dir, {"keys", "generate", (dir / "unmiss").string(), "--signing"});

@@ -1,7 +1,12 @@
-// hubctl rules: check rule files offline, and backtest them over the stored events
-// without publishing anything. Links hub::rules, the one hub library that is meant to
-// run outside hubd too (it depends on nothing but the schemas).
+// hubctl rules: check rule files offline, backtest them over the stored events without
+// publishing anything, and make the running hub reload its rule files (POST to its ops
+// endpoint). Links hub::rules, the one hub library that is meant to run outside hubd
+// too (it depends on nothing but the schemas).
+#include <cstdlib>
 #include <iostream>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include "adapters/sdk/event.h"
 #include "hub/rules/cli.h"
@@ -15,8 +20,9 @@ void add_rules(CLI::App& app, context& ctx) {
                           "Examples:\n"
                           "  hubctl rules check deploy/rules/a4p.yaml\n"
                           "  hubctl rules backtest deploy/rules/a4p.yaml --from 2025-01-01\n"
-                          "The running hub reloads its rule files on SIGHUP (systemctl reload hubd);\n"
-                          "a broken file is refused and the rules in force stay.\n");
+                          "  hubctl rules reload --http 127.0.0.1:7470\n"
+                          "The running hub reloads its rule files on `rules reload` or SIGHUP (systemctl\n"
+                          "reload hubd); a broken file is refused and the rules in force stay.\n");
   cmd->require_subcommand(1);
   auto files = std::make_shared<std::vector<std::string>>();
   auto* check = cmd->add_subcommand("check", "validate rule files; errors are file:line");
@@ -25,6 +31,37 @@ void add_rules(CLI::App& app, context& ctx) {
     ctx.run = [files] {
       std::vector<std::filesystem::path> paths(files->begin(), files->end());
       return hub::rules::check_rules_command(paths, std::cout) == 0 ? exit_ok : exit_bad_input;
+    };
+  });
+
+  auto http = std::make_shared<std::string>();
+  auto* reload = cmd->add_subcommand(
+      "reload", "make the running hub re-read its configured rule files (through its ops HTTP endpoint)");
+  reload->add_option("--http", *http, "host:port of the hub's ops endpoint (default: $HUB_HTTP, else 127.0.0.1:7470)");
+  reload->callback([&ctx, http] {
+    ctx.run = [http] {
+      std::string addr = *http;
+      if (addr.empty()) {
+        const char* env = std::getenv("HUB_HTTP");
+        addr = env != nullptr && *env != '\0' ? env : "127.0.0.1:7470";
+      }
+      httplib::Client client("http://" + addr);
+      client.set_connection_timeout(5, 0);
+      client.set_read_timeout(30, 0);
+      auto res = client.Post("/api/rules/reload");
+      if (!res) {
+        std::cerr << "hubctl rules reload: no answer from http://" << addr << ": " << httplib::to_string(res.error())
+                  << "\n";
+        return exit_failed;
+      }
+      auto j = nlohmann::json::parse(res->body, nullptr, false);
+      std::string message = j.is_object() ? j.value("message", res->body) : res->body;
+      if (res->status == 200) {
+        std::cout << message << "\n";
+        return exit_ok;
+      }
+      std::cerr << "hubctl rules reload: " << message << "\n";
+      return res->status == 422 ? exit_bad_input : exit_failed;
     };
   });
 

@@ -1835,11 +1835,13 @@ struct engine::impl {
 
   // ---------------------------------------------------------------- memory
 
-  // Runs compact() when the pool has doubled since the last one, every 65536 events, or on
-  // a tick an hour (processing time) after the last one: amortised, its cost is a constant
-  // per event.
+  // Runs compact() when the pool has doubled since the last one, after 4 events per string
+  // it held then, or on a tick an hour (processing time) after the last one. Its cost is
+  // proportional to the state, and the first two conditions space it by as many events,
+  // so its cost per event is a constant.
   void maybe_compact(bool ticking) {
-    if (pool.size() > 2 * pool_live + 4096 || events - compacted_events >= 65536 ||
+    std::size_t base = pool_live + 65536;
+    if (pool.size() > pool_live + base || events - compacted_events >= 4 * base ||
         (ticking && clock - compacted_clock >= 3'600'000))
       compact();
   }
@@ -1855,6 +1857,7 @@ struct engine::impl {
     compacted_events = events;
     compacted_clock = clock;
     std::unordered_set<istr> live;
+    live.reserve(pool.size());
     for (auto& [id, st] : states) {
       const rule& r = *st.r;
       if (r.kind == rule_kind::expectation) {

@@ -25,12 +25,12 @@ namespace rt = hub::rules::test;
 namespace {
 
 std::filesystem::path write_config(const hub::test::temp_dir& dir, const std::string& name,
-                                   const hub::test::nats_cluster& cluster) {
+                                   const hub::test::nats_cluster& cluster, bool rules = true) {
   auto path = dir / (name + ".yaml");
   std::ofstream out(path);
   out << "hub_name: " << name << "\nstore:\n  kind: jetstream\n  replicas: " << cluster.size() << "\n  servers:\n";
   for (const auto& u : cluster.urls()) out << "    - " << u << "\n";
-  out << "rules:\n  files: [" << HUB_SOURCE_DIR << "/deploy/rules/a4p.yaml]\n  lease_ttl_ms: 2000\n";
+  if (rules) out << "rules:\n  files: [" << HUB_SOURCE_DIR << "/deploy/rules/a4p.yaml]\n  lease_ttl_ms: 2000\n";
   return path;
 }
 
@@ -236,4 +236,65 @@ TEST_CASE("with the whole cluster down a hubd refuses publishes with a clear rea
   CHECK(hub::test::wait_for([&] { return hub::test::http_get(hub.http_address(), "/readyz").status == 200; }, 20s));
   auto c = read_stream(cluster);
   for (const auto& id : sent) CHECK(c.ids.count(id) == 1);
+}
+
+TEST_CASE("a JetStream node killed and restarted under load: two hubs lose and repeat nothing",
+          "[jetstream][hubd][fault]") {
+  hub::test::nats_cluster cluster;
+  hub::test::temp_dir dir("node-kill");
+  hub::test::hubd_process a({.config = write_config(dir, "hub-a", cluster, false)});
+  hub::test::hubd_process b({.config = write_config(dir, "hub-b", cluster, false)});
+
+  // A subscriber on hub B reads everything published through hub A.
+  hub::sdk::subscriber::options so;
+  so.connection.endpoints = {b.endpoint()};
+  so.connection.client_name = "node-kill-reader";
+  so.start = hub::sdk::start_position::earliest();
+  hub::sdk::subscriber sub(so);
+  std::map<std::string, int> received;
+  auto drain = [&] {
+    while (auto e = sub.next(std::chrono::milliseconds(0))) received[hub::schema::id_to_hex(e->envelope()->id() ? *e->envelope()->id() : hub::schema::Id128())]++;
+  };
+
+  hub::sdk::publisher::options po;
+  po.connection.endpoints = {a.endpoint(), b.endpoint()};
+  po.connection.client_name = "node-kill-publisher";
+  po.window = 200;
+  hub::sdk::publisher pub(po);
+  std::set<std::string> acked, sent;
+  std::size_t refused = 0;
+  pub.on_acked([&](const hub::schema::Id128& id, std::uint64_t, bool) { acked.insert(hub::schema::id_to_hex(id)); });
+  pub.on_refused([&](const hub::schema::Id128&, hub::schema::Reason, const std::string&) { ++refused; });
+  auto send = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      auto env = hub::test::make_envelope({.source_system = "load"});
+      sent.insert(hub::schema::id_to_hex(hub::test::envelope_id(env)));
+      REQUIRE(pub.publish(env));
+      if (i % 50 == 0) drain();
+    }
+  };
+  send(400);
+  cluster.kill9(0);
+  send(400);
+  cluster.start(0);
+  send(400);
+  REQUIRE(pub.flush(60s));
+  CHECK(refused == 0);
+  CHECK(acked == sent);
+
+  // Every acknowledged event is in the stream once, and hub B delivered each once.
+  auto c = read_stream(cluster);
+  for (const auto& id : sent) CHECK(c.ids.count(id) == 1);
+  CHECK(hub::test::wait_for([&] {
+    drain();
+    return received.size() >= sent.size();
+  }, 30s));
+  std::size_t missing = 0, twice = 0;
+  for (const auto& id : sent) {
+    auto it = received.find(id);
+    if (it == received.end()) ++missing;
+    else if (it->second > 1) ++twice;
+  }
+  CHECK(missing == 0);
+  CHECK(twice == 0);
 }

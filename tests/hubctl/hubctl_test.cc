@@ -11,20 +11,11 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/hubd_process.h"
+#include "tests/support/run_program.h"
 
 namespace {
 
-struct run_result {
-  int exit_code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using run_result = hub::test::program_result;
 
 std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p);
@@ -33,22 +24,10 @@ std::string slurp(const std::filesystem::path& p) {
   return ss.str();
 }
 
-// Runs hubctl with the arguments; a time limit guards against a hang.
-run_result hubctl(const hub::test::temp_dir& dir, const std::vector<std::string>& args) {
-  std::string cmd = "timeout 60 " + quote(HUBCTL_PATH);
-  for (const auto& a : args) cmd += " " + quote(a);
-  auto err_file = dir / "stderr.txt";
-  cmd += " 2>" + quote(err_file.string()) + " </dev/null";
-  run_result r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = ::pclose(p);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  r.err = slurp(err_file);
-  return r;
+// Runs the real hubctl with the arguments (a time limit guards against a hang). `dir`
+// is the test's scratch dir, where the files it names live.
+run_result hubctl(const hub::test::temp_dir&, const std::vector<std::string>& args) {
+  return hub::test::run_program(HUBCTL_PATH, args);
 }
 
 std::vector<std::string> lines_of(const std::string& s) {

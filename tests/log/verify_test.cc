@@ -14,6 +14,7 @@
 #include "hub/log/format.h"
 #include "hub/log/log.h"
 #include "tests/log/log_test_support.h"
+#include "tests/support/run_program.h"
 #include "tests/support/temp_dir.h"
 
 using namespace hub;
@@ -23,31 +24,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The real hubctl, its stdout and stderr together (verify reports on both).
 struct run_result {
   int exit_code = -1;
   std::string out;
 };
 
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// Runs the real hubctl (stdout and stderr together); a time limit guards against a hang.
 run_result hubctl(const std::vector<std::string>& args) {
-  std::string cmd = "timeout 60 " + quote(HUBCTL_PATH);
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " 2>&1 </dev/null";
-  run_result r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = ::pclose(p);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  auto r = hub::test::run_program(HUBCTL_PATH, args);
+  return {r.exit_code, r.out + r.err};
 }
 
 run_result verify(const fs::path& data, std::vector<std::string> more = {}) {

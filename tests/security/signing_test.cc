@@ -17,6 +17,7 @@
 #include "schemas/schema.h"
 #include "tests/support/envelopes.h"
 #include "tests/support/hubd_process.h"
+#include "tests/support/run_program.h"
 
 namespace {
 
@@ -57,33 +58,10 @@ outcome publish_once(hub::sdk::publisher::options po) {
   return o;
 }
 
-struct run_result {
-  int exit_code = -1;
-  std::string out;
-};
-
-// Runs the real hubctl (stdout only; stderr to a file shown on failure).
-run_result hubctl(const hub::test::temp_dir& d, const std::vector<std::string>& args) {
-  auto quote = [](const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-  };
-  std::string cmd = "timeout 60 " + quote(HUBCTL_PATH);
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " 2>" + quote((d / "hubctl.err").string()) + " </dev/null";
-  run_result r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = ::pclose(p);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  std::ifstream err(d / "hubctl.err");
-  std::stringstream es;
-  es << err.rdbuf();
-  UNSCOPED_INFO("hubctl " << args.at(0) << " printed:\n" << r.out << es.str());
+// Runs the real hubctl; what it printed is shown if a check fails.
+hub::test::program_result hubctl(const std::vector<std::string>& args) {
+  auto r = hub::test::run_program(HUBCTL_PATH, args);
+  UNSCOPED_INFO("hubctl " << args.at(0) << " printed:\n" << r.out << r.err);
   return r;
 }
 
@@ -135,7 +113,7 @@ TEST_CASE("the hub stores the signature with the event: hubctl replay shows it, 
     REQUIRE(acked == 3);
   }
 
-  auto replay = hubctl(d, {"--hub", hub.endpoint(), "--server-key", (d / "hub.pub").string(), "--key",
+  auto replay = hubctl({"--hub", hub.endpoint(), "--server-key", (d / "hub.pub").string(), "--key",
                            (d / "reader.key").string(), "replay", "--from", "earliest"});
   REQUIRE(replay.exit_code == 0);
   std::istringstream lines(replay.out);
@@ -154,7 +132,7 @@ TEST_CASE("the hub stores the signature with the event: hubctl replay shows it, 
   CHECK(verified == 3);
 
   REQUIRE(hub.stop() == 0);
-  auto check = hubctl(d, {"log", "verify", "--data-dir", hub.data_dir().string(), "--keys", (d / "acl.yaml").string()});
+  auto check = hubctl({"log", "verify", "--data-dir", hub.data_dir().string(), "--keys", (d / "acl.yaml").string()});
   CHECK(check.exit_code == 0);
   CHECK_THAT(check.out, Catch::Contains("3 signed") && Catch::Contains("and every signature"));
 
@@ -165,7 +143,7 @@ TEST_CASE("the hub stores the signature with the event: hubctl replay shows it, 
                                       << adapter.public_z85 << "\"\n    entities: [peacekeeping]\n    signing_key: \""
                                       << other.public_hex << "\"\n";
   auto wrong =
-      hubctl(d, {"log", "verify", "--data-dir", hub.data_dir().string(), "--keys", (d / "acl-other.yaml").string()});
+      hubctl({"log", "verify", "--data-dir", hub.data_dir().string(), "--keys", (d / "acl-other.yaml").string()});
   CHECK(wrong.exit_code == 1);
   CHECK_THAT(wrong.out, Catch::Contains("offset 0 (segment") && Catch::Contains("bad signature"));
 }

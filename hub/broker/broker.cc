@@ -18,6 +18,7 @@
 #include <zmq_addon.hpp>
 
 #include "hub/broker/commands.h"
+#include "hub/broker/work_pool.h"
 #include "hub/dedup/dedup.h"
 #include "hub/topic/topic.h"
 #include "schemas/schema.h"
@@ -72,6 +73,18 @@ struct broker::impl {
     std::string ack_duplicates;                     // seqs among them that were resends
   };
 
+  // A PUB of this turn waiting for its signature check (or behind one that does).
+  struct deferred_pub {
+    std::string identity;
+    std::uint64_t seq = 0;
+    zmq::message_t msg;
+    std::vector<std::uint8_t> own;
+    const security::identity* who = nullptr;
+    std::vector<std::uint8_t> signature;
+    bool verify = false;  // a signature to check
+    bool ok = false;      // it verified (set by the check)
+  };
+
   // A PUB accepted this turn, waiting for the store.
   struct pending_pub {
     std::string identity;       // empty for events the hub publishes itself
@@ -118,6 +131,8 @@ struct broker::impl {
   std::uint64_t next_handle = 1;
 
   std::vector<pending_pub> batch;
+  std::vector<deferred_pub> deferred;    // this turn's PUBs waiting for signature checks
+  std::unique_ptr<work_pool> verifiers;  // made when a turn first has two signatures to check
   std::deque<pending_ack> acks;
   std::vector<std::vector<std::uint8_t>> internal_out;  // hub-published events for the next turn
   offset last_durable;
@@ -595,6 +610,8 @@ struct broker::impl {
   }
 
   // Verifies one envelope and adds it to this turn's batch (or acks it as a resend).
+  // A signature to check defers the PUB to verify_deferred() at the end of the turn, so
+  // that the turn's signatures are checked in parallel.
   void accept_pub(const std::string& identity, std::uint64_t seq, zmq::message_t msg, std::vector<std::uint8_t> own,
                   const security::identity* who = nullptr, std::span<const std::uint8_t> signature = {}) {
     // ZeroMQ may hand over a frame at any byte position of its receive buffer, and
@@ -614,6 +631,7 @@ struct broker::impl {
       return;
     }
     const auto* e = check.envelope;
+    bool verify = false;
     if (who != nullptr) {
       std::string topic = schema::topic_of(*e);
       if (auto why = security::check_publish(*who, *e, topic)) {
@@ -622,17 +640,68 @@ struct broker::impl {
         return;
       }
       if (!signature.empty() || who->require_signature) {
-        if (who->signing_key.empty() || !security::verify_signature(who->signing_key, data, signature)) {
-          counters.acl_denied++;
-          nak(identity, seq, Reason::bad_signature,
-              signature.empty()
-                  ? fmt::format("event {}: identity '{}' must sign its envelopes", schema::id_to_hex(*e->id()), who->name)
-                  : fmt::format("event {}: signature does not verify against the key registered for '{}'",
-                                schema::id_to_hex(*e->id()), who->name));
+        if (who->signing_key.empty() || signature.empty()) {
+          signature_refused(identity, seq, *e, *who, signature.empty());
           return;
         }
+        verify = true;
       }
     }
+    // Once a PUB waits for its signature check, every later PUB of the turn waits behind
+    // it, so that the batch keeps the order in which PUBs arrived.
+    if (verify || !deferred.empty()) {
+      deferred.push_back({identity, seq, std::move(msg), std::move(own), who,
+                          std::vector<std::uint8_t>(signature.begin(), signature.end()), verify, false});
+      return;
+    }
+    add_to_batch(identity, seq, std::move(msg), std::move(own), who, signature);
+  }
+
+  void signature_refused(const std::string& identity, std::uint64_t seq, const schema::Envelope& e,
+                         const security::identity& who, bool missing) {
+    counters.acl_denied++;
+    nak(identity, seq, Reason::bad_signature,
+        missing ? fmt::format("event {}: identity '{}' must sign its envelopes", schema::id_to_hex(*e.id()), who.name)
+                : fmt::format("event {}: signature does not verify against the key registered for '{}'",
+                              schema::id_to_hex(*e.id()), who.name));
+  }
+
+  // Checks the signatures of the turn's deferred PUBs (in parallel) and then adds the
+  // PUBs to the batch in their order.
+  void verify_deferred() {
+    if (deferred.empty()) return;
+    std::size_t to_check = 0;
+    for (auto& d : deferred) to_check += d.verify ? 1 : 0;
+    if (to_check > 1 && !verifiers) {
+      unsigned cores = std::thread::hardware_concurrency();
+      verifiers = std::make_unique<work_pool>(std::min(cores > 1 ? cores - 1 : 0u, 7u));
+    }
+    auto check_one = [&](std::size_t i) {
+      auto& d = deferred[i];
+      if (!d.verify) return;
+      auto data = d.own.empty() ? bytes(d.msg) : std::span<const std::uint8_t>(d.own);
+      d.ok = security::verify_signature(d.who->signing_key, data, d.signature);
+    };
+    if (verifiers)
+      verifiers->run(deferred.size(), check_one);
+    else
+      for (std::size_t i = 0; i < deferred.size(); ++i) check_one(i);
+    for (auto& d : deferred) {
+      if (d.verify && !d.ok) {
+        auto data = d.own.empty() ? bytes(d.msg) : std::span<const std::uint8_t>(d.own);
+        signature_refused(d.identity, d.seq, *schema::GetEnvelope(data.data()), *d.who, false);
+        continue;
+      }
+      add_to_batch(d.identity, d.seq, std::move(d.msg), std::move(d.own), d.who, d.signature);
+    }
+    deferred.clear();
+  }
+
+  // A verified envelope: acked at once as a resend, or added to the turn's batch.
+  void add_to_batch(const std::string& identity, std::uint64_t seq, zmq::message_t msg, std::vector<std::uint8_t> own,
+                    const security::identity* who, std::span<const std::uint8_t> signature) {
+    auto data = own.empty() ? bytes(msg) : std::span<const std::uint8_t>(own);
+    const auto* e = schema::GetEnvelope(data.data());
     schema::Id128 id = *e->id();
     if (auto prev = dedup.find(id)) {
       counters.duplicates++;
@@ -1052,6 +1121,7 @@ struct broker::impl {
           if (!frames.empty()) err(std::string(view(frames[0])), Reason::internal_error, "internal error; logged");
         }
       }
+      verify_deferred();
       append_batch();
       request_sync(now);
       advance_durable();
@@ -1067,6 +1137,7 @@ struct broker::impl {
 
   void shutdown() {
     spdlog::info("shutting down: finishing the last batch");
+    verify_deferred();
     append_batch();
     // Let an in-flight or final sync finish so that everything acked is durable.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);

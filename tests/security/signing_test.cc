@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <catch2/catch.hpp>
@@ -192,4 +193,79 @@ TEST_CASE("a signed envelope is accepted and an unsigned or forged one refused",
     po.signing_key_file = good.secret_file;
     CHECK_THROWS_AS(hub::sdk::publisher(po), hub::sdk::error);
   }
+}
+
+TEST_CASE("signatures checked in parallel: bad ones refused, good ones stored in the order sent",
+          "[security][signing]") {
+  hub::test::temp_dir d("signing-window");
+  auto server = hub::security::generate_curve_keypair().value();
+  auto adapter = hub::security::generate_curve_keypair().value();
+  auto reader = hub::security::generate_curve_keypair().value();
+  REQUIRE(hub::security::write_key_files(d / "hub", server).is_ok());
+  auto good = make_signing_key(d, "unmiss");
+  auto forged = make_signing_key(d, "forger");
+  std::ofstream(d / "acl.yaml") << "identities:\n  - name: unmiss-adapter\n    public_key: \"" << adapter.public_z85
+                                << "\"\n    entities: [peacekeeping]\n    signing_key: \"" << good.public_hex
+                                << "\"\n    require_signature: true\n"
+                                << "  - name: auditor\n    public_key: \"" << reader.public_z85
+                                << "\"\n    subscribe: [\">\"]\n    clearance: confidential\n";
+  std::ofstream(d / "hubd.yaml") << "security:\n  enabled: true\n  curve_secret_key_file: " << (d / "hub.key").string()
+                                 << "\n  acl_file: " << (d / "acl.yaml").string() << "\n";
+  hub::test::hubd_process hub({.extra_args = {"--store", "memory"}, .config = d / "hubd.yaml"});
+
+  // Two connections with the adapter's CURVE key, one signing with its registered key and
+  // one with a forged key, their PUBs interleaved in full windows.
+  auto options = [&](const std::filesystem::path& signing) {
+    hub::sdk::publisher::options po;
+    po.connection.endpoints = {hub.endpoint()};
+    po.connection.curve_server_public_key = server.public_z85;
+    po.connection.curve_client_public_key = adapter.public_z85;
+    po.connection.curve_client_secret_key = adapter.secret_z85;
+    po.signing_key_file = signing;
+    po.window = 400;
+    return po;
+  };
+  hub::sdk::publisher honest(options(good.secret_file));
+  hub::sdk::publisher forger(options(forged.secret_file));
+  std::vector<std::string> honest_order;
+  std::set<std::string> forged_ids, honest_acked, forged_refused;
+  honest.on_acked([&](const hub::schema::Id128& id, std::uint64_t, bool) { honest_acked.insert(hub::schema::id_to_hex(id)); });
+  forger.on_refused([&](const hub::schema::Id128& id, hub::schema::Reason r, const std::string&) {
+    if (r == hub::schema::Reason::bad_signature) forged_refused.insert(hub::schema::id_to_hex(id));
+  });
+  std::size_t forged_acked = 0;
+  forger.on_acked([&](const hub::schema::Id128&, std::uint64_t, bool) { ++forged_acked; });
+  for (int i = 0; i < 1200; ++i) {
+    auto env = hub::test::make_envelope();
+    auto id = hub::schema::id_to_hex(hub::test::envelope_id(env));
+    if (i % 4 == 3) {
+      forged_ids.insert(id);
+      REQUIRE(forger.publish(env));
+    } else {
+      honest_order.push_back(id);
+      REQUIRE(honest.publish(env));
+    }
+  }
+  REQUIRE(honest.flush(std::chrono::seconds(30)));
+  REQUIRE(forger.flush(std::chrono::seconds(30)));
+  CHECK(honest_acked.size() == honest_order.size());
+  CHECK(forged_refused == forged_ids);
+  CHECK(forged_acked == 0);
+
+  // What the hub stored: the honest events, in the order they were sent, nothing forged.
+  hub::sdk::subscriber::options so;
+  so.connection.endpoints = {hub.endpoint()};
+  so.connection.curve_server_public_key = server.public_z85;
+  so.connection.curve_client_public_key = reader.public_z85;
+  so.connection.curve_client_secret_key = reader.secret_z85;
+  so.start = hub::sdk::start_position::earliest();
+  hub::sdk::subscriber sub(so);
+  std::vector<std::string> stored;
+  while (stored.size() < honest_order.size()) {
+    auto e = sub.next(std::chrono::seconds(10));
+    if (!e) break;
+    stored.push_back(hub::schema::id_to_hex(*e->envelope()->id()));
+  }
+  CHECK(stored == honest_order);
+  CHECK_FALSE(sub.next(std::chrono::milliseconds(200)).has_value());
 }

@@ -183,6 +183,15 @@ struct violation {
   evidence ev;
 };
 
+// A rule with `for_each`: one finding per element (claimed objective), with its own alert
+// key, severity and `for` clock.
+struct finding {
+  std::string key;                  // the alert key, element parts included
+  millis since = 0;                 // processing time it became violated
+  Severity severity = Severity::warning;
+  violation v;
+};
+
 // Memory: one per rule and subject, so it stays small. The envelope copy (kept for
 // re-evaluation when the strategy changes, or for `for`) is one trimmed buffer shared by
 // every rule that keeps it; the findings exist only while the subject is violated.
@@ -190,9 +199,10 @@ struct cond_subject {
   std::shared_ptr<const std::vector<std::uint8_t>> bytes;
   millis occurred = 0;
   millis since = 0;                 // processing time it became violated
-  bool violated = false;
+  bool violated = false;            // for_each: some element is violated
   Severity severity = Severity::warning;
   std::unique_ptr<violation> v;
+  std::unique_ptr<std::vector<finding>> each;  // for_each rules, instead of v
 };
 
 // Interned strings (subjects, keys, area indexes), referred to by pointer. The pool holds
@@ -582,15 +592,26 @@ struct engine::impl {
     return r.severity;
   }
 
-  // The alert key of an event, or nullopt (and why) if a key field is missing.
+  // The alert key of an event, or nullopt (and why) if a key field is missing. For a
+  // for_each rule the parts of the element are read from `elem`; without one they are left
+  // out, which gives the key of the subject.
   std::optional<std::string> key_of(const rule& r, const Envelope& e, const std::string& area,
-                                    const std::string& quarter = "") const {
+                                    const std::string& quarter = "",
+                                    const schema::StrategyRef* elem = nullptr) const {
     std::string k;
     std::size_t empty_tail = 0;  // trailing missing optional parts are left out of the key
     for (std::size_t i = 0; i < r.key.size(); ++i) {
       const auto& f = r.key[i];
       std::string v;
-      if (f == "area") {
+      if (i < r.key_element.size() && r.key_element[i]) {
+        if (elem == nullptr) continue;
+        const flatbuffers::String* x = f == "strategy_refs.objective_id" ? elem->objective_id()
+                                       : f == "strategy_refs.strategy_id" ? elem->strategy_id()
+                                                                          : nullptr;
+        bool optional = i < r.key_optional.size() && r.key_optional[i];
+        if ((x == nullptr || x->size() == 0) && !optional) return std::nullopt;
+        if (x != nullptr) v = x->str();
+      } else if (f == "area") {
         v = area;
       } else if (f == "quarter") {
         v = quarter;
@@ -645,7 +666,8 @@ struct engine::impl {
     double share = -1;   // out_of_scope: percent of the activity (its budget, spread evenly over its areas) outside
   };
 
-  check_result run_check(const rule& r, const Envelope& e) const {
+  // `only`: judge that claim alone (for_each rules), else the first claim that is violated.
+  check_result run_check(const rule& r, const Envelope& e, const schema::StrategyRef* only = nullptr) const {
     check_result out;
     std::string country = e.country() ? e.country()->str() : "";
     auto force = in_force(country, clock);
@@ -680,6 +702,7 @@ struct engine::impl {
         auto mandate = read_field(e, "payload.mandate_area");
         auto family = read_field(e, "payload.sector_family");
         for (const auto* ref : *refs) {
+          if (only != nullptr && ref != only) continue;
           std::string sid = ref->strategy_id() ? ref->strategy_id()->str() : "";
           std::string oid = ref->objective_id() ? ref->objective_id()->str() : "";
           for (const auto* s : force) {
@@ -736,6 +759,7 @@ struct engine::impl {
       case strategy_check::expired_reference: {
         if (refs == nullptr) return out;
         for (const auto* ref : *refs) {
+          if (only != nullptr && ref != only) continue;
           std::string sid = ref->strategy_id() ? ref->strategy_id()->str() : "";
           std::string oid = ref->objective_id() ? ref->objective_id()->str() : "";
           auto versions = strategies.find(sid);
@@ -802,6 +826,10 @@ struct engine::impl {
 
   void condition(rule_state& st, const Envelope& e, millis log_time, bool recheck) {
     const rule& r = *st.r;
+    if (!r.for_each.empty()) {
+      condition_each(st, e, log_time, recheck);
+      return;
+    }
     auto area = pick_area(r, e);
     if (area.country_wide && r.skip_country_wide) return;
     if (!area.ok) {
@@ -848,18 +876,101 @@ struct engine::impl {
     s.v->objective_id = std::move(cr.objective_id);
     s.v->strategy_version = cr.version;
     s.v->ev = evidence_of(e, r.fields_used);
-    judge_condition(st, *k, s, e.country() ? e.country()->str() : "", area);
+    judge_condition(st, *k, s.since, s.severity, *s.v, e.country() ? e.country()->str() : "", area);
   }
 
-  void judge_condition(rule_state& st, const std::string& key, const cond_subject& s, const std::string& country,
-                       const area_pick& area) {
+  // A for_each rule: the subject is the key without the element's parts; each element the
+  // check finds violated is a finding with its own key. A finding the new revision (or a
+  // strategy re-check) no longer has resolves on its own; a revision that no longer matches
+  // on.where or fire_if resolves them all.
+  void condition_each(rule_state& st, const Envelope& e, millis log_time, bool recheck) {
     const rule& r = *st.r;
-    if (clock < s.since + r.for_duration || !s.v) return;  // pending
-    const violation& v = *s.v;
+    auto area = pick_area(r, e);
+    if (area.country_wide && r.skip_country_wide) return;
+    if (!area.ok) {
+      ++st.skipped;
+      return;
+    }
+    auto key = key_of(r, e, area.code);
+    if (!key) {
+      ++st.skipped;
+      return;
+    }
+    ++st.evaluated;
+    istr k = intern(*key);
+    cond_subject& s = st.subjects[k];
+    if (!recheck && event_time(e) < s.occurred) return;  // an older revision arriving late changes nothing
+    tri sel = eval_all(r.on.where, e);
+    tri fire = sel == tri::no ? tri::no : eval_all(r.fire_if, e);
+    if (sel == tri::missing || (sel == tri::yes && fire == tri::missing)) {
+      ++st.skipped;
+      return;
+    }
+    if (!recheck) {
+      s.occurred = event_time(e);
+      s.bytes = shared_copy(e);
+    }
+    if (sel == tri::no) s.bytes.reset();  // it ended or no longer qualifies: no re-check needs it
+    std::vector<finding> now;
+    bool lacking = false;
+    if (sel == tri::yes && fire == tri::yes && e.strategy_refs() != nullptr) {
+      for (const auto* ref : *e.strategy_refs()) {
+        auto fk = key_of(r, e, area.code, "", ref);
+        if (!fk) {
+          lacking = true;
+          continue;
+        }
+        check_result cr = run_check(r, e, ref);
+        if (!cr.violated) continue;
+        if (std::any_of(now.begin(), now.end(), [&](const finding& f) { return f.key == *fk; })) continue;
+        finding f;
+        f.key = std::move(*fk);
+        f.since = log_time;
+        if (s.each)
+          for (const auto& old : *s.each)
+            if (old.key == f.key) f.since = old.since;
+        f.severity = r.check == strategy_check::expired_reference ? (cr.in_grace ? Severity::info : r.severity)
+                                                                  : base_severity(r, e, cr.share);
+        if (area.fallback) f.severity = lower(f.severity);
+        f.v.detail = std::move(cr.detail);
+        f.v.strategy_id = std::move(cr.strategy_id);
+        f.v.objective_id = std::move(cr.objective_id);
+        f.v.strategy_version = cr.version;
+        f.v.ev = evidence_of(e, r.fields_used);
+        f.v.ev.excerpt += ", strategy_ref=" + f.v.strategy_id + " v" + std::to_string(ref->version()) + "/" +
+                          f.v.objective_id;
+        now.push_back(std::move(f));
+      }
+    }
+    if (lacking) ++st.skipped;
+    if (s.each) {
+      evidence closing = evidence_of(e, r.fields_used);
+      for (const auto& old : *s.each) {
+        if (std::any_of(now.begin(), now.end(), [&](const finding& f) { return f.key == old.key; })) continue;
+        auto a = st.alerts.find(old.key);
+        if (a != st.alerts.end() && a->second.firing) clear_alert(st, old.key, {closing});
+      }
+    }
+    if (!now.empty() && !s.violated) s.since = log_time;
+    s.violated = !now.empty();
+    if (now.empty()) {
+      s.each.reset();
+      return;
+    }
+    if (!s.each) s.each = std::make_unique<std::vector<finding>>();
+    *s.each = std::move(now);
+    std::string country = e.country() ? e.country()->str() : "";
+    for (const auto& f : *s.each) judge_condition(st, f.key, f.since, f.severity, f.v, country, area);
+  }
+
+  void judge_condition(rule_state& st, const std::string& key, millis since, Severity severity, const violation& v,
+                       const std::string& country, const area_pick& area) {
+    const rule& r = *st.r;
+    if (clock < since + r.for_duration) return;  // pending
     alert_state a;
     auto old = st.alerts.find(key);
     a.firing = true;
-    a.severity = s.severity;
+    a.severity = severity;
     a.ev = {v.ev};
     a.first_event_time = old != st.alerts.end() && old->second.firing ? old->second.first_event_time : v.ev.time;
     a.last_event_time = v.ev.time;
@@ -876,13 +987,22 @@ struct engine::impl {
   void tick_conditions(rule_state& st) {
     if (st.r->for_duration == 0) return;
     for (auto& [key, s] : st.subjects) {
-      if (!s.violated) continue;
+      if (!s.violated || !s.bytes) continue;
+      auto* e = schema::GetEnvelope(s.bytes->data());
+      std::string country = e->country() ? e->country()->str() : "";
+      if (s.each) {
+        for (const auto& f : *s.each) {
+          auto it = st.alerts.find(f.key);
+          if (it != st.alerts.end() && it->second.firing) continue;
+          if (clock < f.since + st.r->for_duration) continue;
+          judge_condition(st, f.key, f.since, f.severity, f.v, country, pick_area(*st.r, *e));
+        }
+        continue;
+      }
       auto it = st.alerts.find(*key);
       if (it != st.alerts.end() && it->second.firing) continue;
-      if (clock < s.since + st.r->for_duration) continue;
-      if (!s.bytes) continue;
-      auto* e = schema::GetEnvelope(s.bytes->data());
-      judge_condition(st, *key, s, e->country() ? e->country()->str() : "", pick_area(*st.r, *e));
+      if (clock < s.since + st.r->for_duration || !s.v) continue;
+      judge_condition(st, *key, s.since, s.severity, *s.v, country, pick_area(*st.r, *e));
     }
   }
 
@@ -894,7 +1014,8 @@ struct engine::impl {
         auto* e = schema::GetEnvelope(s.bytes->data());
         if (!e->country() || e->country()->str() != country) continue;
         auto keep = s.bytes;  // held while condition() reads it
-        condition(st, *schema::GetEnvelope(keep->data()), s.since, true);
+        // for_each: a finding the new strategy version brings counts its `for` from now
+        condition(st, *schema::GetEnvelope(keep->data()), st.r->for_each.empty() ? s.since : clock, true);
       }
     }
   }
@@ -1929,7 +2050,7 @@ struct engine::impl {
     std::map<std::string, rule_state> next;
     for (const auto& r : rs->rules) {
       auto old = states.find(r.id);
-      if (old != states.end() && old->second.r->kind == r.kind) {
+      if (old != states.end() && old->second.r->kind == r.kind && old->second.r->for_each == r.for_each) {
         next[r.id] = std::move(old->second);
       }
       next[r.id].r = &r;
@@ -1996,6 +2117,8 @@ engine_stats engine::stats() const {
     for (const auto& [k, v] : st.candidates) s.index_entries += v.size();
     s.records += st.subjects.size() + st.triggers.size() + st.reports.size() + st.members.size() +
                  st.item_key.size() + st.alerts.size();
+    if (!st.r->for_each.empty())
+      for (const auto& [k, c] : st.subjects) s.records += c.each ? c.each->size() : 0;
     for (const auto& [k, m] : st.active) s.records += m.size();
   }
   for (const auto& [k, p] : impl_->pub)

@@ -330,10 +330,43 @@ class loader {
     }
   }
 
+  // `for_each: strategy_refs` (condition rules): the check judges each claimed objective
+  // on its own and each finding is its own alert, so the key must name the element.
+  void for_each(const YAML::Node& n, rule& r) {
+    r.key_element.assign(r.key.size(), false);
+    const YAML::Node fe = n["for_each"];
+    if (!fe) return;
+    auto what = scalar(fe, "for_each");
+    if (!what) return;
+    if (*what != "strategy_refs") {
+      error(fe, "for_each '" + *what + "': only strategy_refs can be iterated (one finding per claimed objective)");
+      return;
+    }
+    if (r.kind != rule_kind::condition) {
+      error(fe, "'for_each' is only for condition rules");
+      return;
+    }
+    if (r.check != strategy_check::out_of_scope && r.check != strategy_check::expired_reference) {
+      error(fe, "for_each: strategy_refs needs check: out_of_scope or expired_reference (they judge each claimed "
+                "objective; unlinked judges the activity as a whole)");
+      return;
+    }
+    r.for_each = *what;
+    bool named = false;
+    for (std::size_t i = 0; i < r.key.size(); ++i) {
+      r.key_element[i] = r.key[i].rfind(r.for_each + ".", 0) == 0;
+      named = named || r.key_element[i];
+    }
+    if (!named)
+      error(n["key"] ? n["key"] : fe,
+            "with for_each: strategy_refs the key needs a part of the element (strategy_refs.objective_id or "
+            "strategy_refs.strategy_id), or the findings of one subject would share one alert");
+  }
+
   void parse_rule(const YAML::Node& n, const std::string& group, rule_set& set) {
     allow_only(n, {"id", "name", "version", "kind", "anchor", "a4p_plus", "severity", "severity_by", "escalate",
                    "on", "key", "area", "area_fallback", "skip_country_wide", "fire_if", "check", "check_grace",
-                   "for", "anchor_time", "expect", "fire_at", "ends_if", "of", "max_priority", "every", "grace",
+                   "for", "for_each", "anchor_time", "expect", "fire_at", "ends_if", "of", "max_priority", "every", "grace",
                    "critical_after_missed", "window", "count_at_least", "sum", "resolve_fraction", "pair", "time",
                    "ratio", "field", "periods",
                    "requires_active", "also_firing", "title", "description", "closing_action"},
@@ -421,6 +454,7 @@ class loader {
       else error(n["check"], "unknown check '" + c + "' (use unlinked, out_of_scope or expired_reference)");
     }
     if (n["check_grace"]) r.check_grace = duration(n["check_grace"], "check_grace").value_or(0);
+    for_each(n, r);
     if (n["for"]) r.for_duration = duration(n["for"], "for").value_or(0);
     if (n["anchor_time"]) {
       r.anchor_time = n["anchor_time"].as<std::string>("");

@@ -79,6 +79,7 @@ struct rule {
   selector on;                      // the events the rule is about
   std::vector<std::string> key;     // field paths (or "area") making the alert key
   std::vector<bool> key_optional;   // per key part: a missing value is written empty instead of skipping the event
+  std::vector<bool> key_element;    // per key part: read from the for_each element, not the whole event
   std::string area;                 // "" | "adm1" | "adm2": the area the rule is keyed on
   std::string area_fallback;        // "" | "adm1": coarser level allowed, one severity step lower
   bool skip_country_wide = true;    // country-wide events never trigger area-keyed rules
@@ -88,6 +89,7 @@ struct rule {
   strategy_check check = strategy_check::none;
   millis check_grace = 0;           // expired_reference: days after expiry before warning
   millis for_duration = 0;          // must hold this long (processing time) before firing
+  std::string for_each;             // "" | "strategy_refs": one finding (and alert) per element the check judges
 
   // expectation
   std::string anchor_time = "period.start";

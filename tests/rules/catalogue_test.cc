@@ -427,6 +427,144 @@ TEST_CASE("R2 is info when at most half of the activity is out of scope, warning
 
 namespace {
 
+// Two objectives a PoC activity in SS02 is out of scope of: O1 (SS01) and O2 (SS03).
+objective_spec o2() { return {"O2", "Local peace agreements in Upper Nile", 2, {"SS03"}, {MandateArea::poc}, {}}; }
+
+ev two_claims() {
+  ev a = poc_activity();
+  a.adm1 = "SS02";
+  a.adm2 = "SS0201";
+  a.refs = {{"SSD-PS", "O1"}, {"SSD-PS", "O2"}};
+  return a;
+}
+
+const transition* with_objective(const std::vector<transition>& ts, const std::string& objective) {
+  for (const auto& t : ts)
+    if (t.objective == objective) return &t;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("R2 raises one alert per claimed objective out of scope, and each resolves on its own",
+          "[rules][catalogue][R2]") {
+  harness h(a4p_path());
+  h.feed(strategy({o1(), o2()}), t0);
+  auto fired = harness::of(h.feed(two_claims(), t0), "R2");
+  REQUIRE(fired.size() == 2);
+  const transition* f1 = with_objective(fired, "O1");
+  const transition* f2 = with_objective(fired, "O2");
+  REQUIRE(f1 != nullptr);
+  REQUIRE(f2 != nullptr);
+  CHECK(f1->key == "SSD/test-adapter/UNMISS-POC-1/O1");
+  CHECK(f2->key == "SSD/test-adapter/UNMISS-POC-1/O2");
+  CHECK(f1->alert_id != f2->alert_id);
+  for (const auto* f : {f1, f2}) {
+    CHECK(f->status == "firing");
+    CHECK(f->severity == "warning");  // all of the activity is out of either objective's scope
+    CHECK(contains(f->explanation, "objective " + f->objective + " of SSD-PS"));
+    CHECK(contains(f->explanation, "it claims SSD-PS/" + f->objective));
+    CHECK(!contains(f->explanation, "SSD-PS/" + std::string(f == f1 ? "O2" : "O1")));
+    REQUIRE(f->evidence.size() == 1);
+    CHECK(contains(f->evidence[0], "UNMISS-POC-1"));
+    CHECK(contains(f->evidence[0], "strategy_ref=SSD-PS v1/" + f->objective));
+  }
+
+  // Moved to SS0101: inside O1's scope, still outside O2's. O1 resolves, O2 stays as it
+  // was (same severity: no transition) and now names the new area.
+  ev moved = two_claims();
+  moved.revision = "2";
+  moved.occurred = t0 + day;
+  moved.adm1 = "SS01";
+  moved.adm2 = "SS0101";
+  auto fixed = harness::of(h.feed(moved, t0 + day), "R2");
+  REQUIRE(fixed.size() == 1);
+  CHECK(fixed[0].status == "resolved");
+  CHECK(fixed[0].objective == "O1");
+  CHECK(fixed[0].key == f1->key);
+  CHECK(fixed[0].alert_id == f1->alert_id);
+  REQUIRE(!fixed[0].evidence.empty());
+  CHECK(contains(fixed[0].evidence[0], "UNMISS-POC-1"));
+  auto firing = h.engine().firing();
+  std::vector<hub::rules::alert_view> r2;
+  for (const auto& a : firing)
+    if (a.rule_id == "R2") r2.push_back(a);
+  REQUIRE(r2.size() == 1);
+  CHECK(r2[0].key == f2->key);
+  CHECK(r2[0].objective_id == "O2");
+  CHECK(r2[0].alert_id == f2->alert_id);
+  INFO(r2[0].explanation);
+  CHECK(contains(r2[0].explanation, "its areas [SS0101] are outside"));
+
+  // The activity ends: the other claim resolves too.
+  ev ended = moved;
+  ended.revision = "3";
+  ended.occurred = t0 + 2 * day;
+  ended.status = ActivityStatus::completed;
+  auto closed = harness::of(h.feed(ended, t0 + 2 * day), "R2");
+  REQUIRE(closed.size() == 1);
+  CHECK(closed[0].status == "resolved");
+  CHECK(closed[0].objective == "O2");
+  CHECK(closed[0].alert_id == f2->alert_id);
+  CHECK(contains(closed[0].explanation, "payload.status=completed"));
+  CHECK(h.engine().firing().empty());
+}
+
+TEST_CASE("R2 judges the share out of scope per objective; a dropped claim or a widened scope resolves only that "
+          "claim",
+          "[rules][catalogue][R2]") {
+  harness h(a4p_path());
+  h.feed(strategy({o1(), o2()}), t0);
+  ev a = poc_activity();
+  a.more_adm2 = {"SS0201"};  // SS0101 and SS0201: half outside O1's scope, all outside O2's
+  a.refs = {{"SSD-PS", "O1"}, {"SSD-PS", "O2"}};
+  auto fired = harness::of(h.feed(a, t0), "R2");
+  REQUIRE(fired.size() == 2);
+  REQUIRE(with_objective(fired, "O1") != nullptr);
+  REQUIRE(with_objective(fired, "O2") != nullptr);
+  CHECK(with_objective(fired, "O1")->severity == "info");
+  CHECK(contains(with_objective(fired, "O1")->explanation, "[SS0201] are outside the objective's scope (50 %"));
+  CHECK(with_objective(fired, "O2")->severity == "warning");
+  CHECK(contains(with_objective(fired, "O2")->explanation, "(100 % of the activity"));
+
+  // A revision drops the claim on O2: that alert resolves, O1's is untouched.
+  ev dropped = a;
+  dropped.revision = "2";
+  dropped.occurred = t0 + day;
+  dropped.refs = {{"SSD-PS", "O1"}};
+  auto after_drop = harness::of(h.feed(dropped, t0 + day), "R2");
+  REQUIRE(after_drop.size() == 1);
+  CHECK(after_drop[0].status == "resolved");
+  CHECK(after_drop[0].objective == "O2");
+
+  // Claimed again, then a new strategy version widens O2's scope to SS02: only O2 resolves.
+  ev again = a;
+  again.revision = "3";
+  again.occurred = t0 + 2 * day;
+  auto reopened = harness::of(h.feed(again, t0 + 2 * day), "R2");
+  REQUIRE(reopened.size() == 1);
+  CHECK(reopened[0].status == "firing");
+  CHECK(reopened[0].objective == "O2");
+  CHECK(reopened[0].alert_id != with_objective(fired, "O2")->alert_id);  // a new opening
+  objective_spec wider = o2();
+  wider.areas = {"SS03", "SS01", "SS02"};
+  auto widened = harness::of(h.feed(strategy({o1(), wider}, 2, t0 + 3 * day), t0 + 3 * day), "R2");
+  REQUIRE(widened.size() == 1);
+  CHECK(widened[0].status == "resolved");
+  CHECK(widened[0].objective == "O2");
+  REQUIRE(h.engine().firing().size() >= 1);
+  std::size_t r2 = 0;
+  for (const auto& v : h.engine().firing())
+    if (v.rule_id == "R2") {
+      ++r2;
+      CHECK(v.objective_id == "O1");
+      CHECK(v.severity == "info");
+    }
+  CHECK(r2 == 1);
+}
+
+namespace {
+
 ev rol_programme() {
   ev p;
   p.type = Payload::ProgrammeActivity;

@@ -217,6 +217,75 @@ TEST_CASE("rule file errors name the file and line", "[rules][load]") {
     CHECK(has_error(errors, 19, "time 'payload.budget' must be a time field"));
     CHECK(has_error(errors, 30, "'time' is only for ratio and absence rules"));
   }
+  SECTION("for_each is checked with its lines: condition rules, a per-claim check, strategy_refs, a key part of the "
+          "element") {
+    const char* text = R"(groups:
+  - name: g
+    rules:
+      - id: F1
+        kind: absence
+        anchor: "x"
+        severity: warning
+        on: {event_types: [activity]}
+        every: 90d
+        for_each: strategy_refs
+        key: [country, source_record_id]
+        title: "t"
+        description: "d"
+        closing_action: "c"
+      - id: F2
+        kind: condition
+        anchor: "x"
+        severity: warning
+        on: {event_types: [activity]}
+        check: unlinked
+        for_each: strategy_refs
+        key: [country, source_record_id, strategy_refs.objective_id]
+        title: "t"
+        description: "d"
+        closing_action: "c"
+      - id: F3
+        kind: condition
+        anchor: "x"
+        severity: warning
+        on: {event_types: [activity]}
+        check: out_of_scope
+        for_each: geo.admin_areas
+        key: [country, source_record_id]
+        title: "t"
+        description: "d"
+        closing_action: "c"
+      - id: F4
+        kind: condition
+        anchor: "x"
+        severity: warning
+        on: {event_types: [activity]}
+        check: out_of_scope
+        for_each: strategy_refs
+        key: [country, source_record_id]
+        title: "t"
+        description: "d"
+        closing_action: "c"
+      - id: F5
+        kind: condition
+        anchor: "x"
+        severity: warning
+        on: {event_types: [activity]}
+        check: expired_reference
+        for_each: [strategy_refs]
+        key: [country, source_record_id, strategy_refs.strategy_id, strategy_refs.objective_id]
+        title: "t"
+        description: "d"
+        closing_action: "c"
+)";
+    auto errors = errors_of(write(dir, "r.yaml", text));
+    CHECK(has_error(errors, 10, "'for_each' is only for condition rules"));
+    CHECK(has_error(errors, 21, "for_each: strategy_refs needs check: out_of_scope or expired_reference"));
+    CHECK(has_error(errors, 32, "for_each 'geo.admin_areas': only strategy_refs can be iterated"));
+    CHECK(has_error(errors, 44, "the key needs a part of the element"));
+    CHECK(has_error(errors, 54, "for_each must be a single value"));
+    CHECK(errors.size() == 5);
+  }
   SECTION("share_above needs the out_of_scope check") {
     auto f = write(dir, "r.yaml", replace(good_rule, "        severity: warning\n",
                                           "        severity: warning\n        severity_by:\n          - {share_above: 50, severity: critical}\n"));
@@ -309,6 +378,97 @@ TEST_CASE("a restart replays the log and neither loses nor repeats an alert", "[
     CHECK(again.envelope_id == lost.envelope_id);
     CHECK(again.status == lost.status);
     CHECK(again.alert_id == lost.alert_id);
+  }
+}
+
+namespace {
+
+ev ssd_strategy() {
+  ev s;
+  s.type = Payload::PoliticalStrategy;
+  s.record = "SSD-PS-v1";
+  s.valid_from = t0 - 400 * day;
+  s.occurred = s.valid_from;
+  s.objectives = {{"O1", "Protect civilians in Jonglei", 2, {"SS01"}, {hub::schema::MandateArea::poc}, {}},
+                  {"O2", "Local peace agreements in Upper Nile", 2, {"SS03"}, {hub::schema::MandateArea::poc}, {}}};
+  return s;
+}
+
+// A PoC activity in SS02 claiming O1 and O2: out of both objectives' scope.
+ev claims_two(const std::string& record) {
+  ev a;
+  a.type = Payload::MandateActivity;
+  a.record = record;
+  a.adm1 = "SS02";
+  a.adm2 = "SS0201";
+  a.refs = {{"SSD-PS", "O1"}, {"SSD-PS", "O2"}};
+  return a;
+}
+
+std::vector<hub::rules::alert_view> firing_of(const hub::rules::engine& e, const std::string& rule) {
+  std::vector<hub::rules::alert_view> out;
+  for (auto& v : e.firing())
+    if (v.rule_id == rule) out.push_back(std::move(v));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a restart rebuilds the findings of a for_each rule claim by claim", "[rules][replay]") {
+  harness before(a4p_path());
+  before.feed(ssd_strategy(), t0);
+  REQUIRE(harness::of(before.feed(claims_two("UNMISS-2"), t0), "R2").size() == 2);
+  ev moved = claims_two("UNMISS-2");  // now inside O1's scope, still outside O2's
+  moved.revision = "2";
+  moved.occurred = t0 + day;
+  moved.adm1 = "SS01";
+  moved.adm2 = "SS0101";
+  auto fixed = harness::of(before.feed(moved, t0 + day), "R2");
+  REQUIRE(fixed.size() == 1);
+  REQUIRE(fixed[0].status == "resolved");
+  REQUIRE(fixed[0].objective == "O1");
+  auto still = firing_of(before.engine(), "R2");
+  REQUIRE(still.size() == 1);
+  REQUIRE(still[0].objective_id == "O2");
+  const auto& log = before.log();
+  REQUIRE(decode(log.back().first).envelope_id == fixed[0].envelope_id);  // the O1 resolve is the last entry
+
+  ev ended = moved;
+  ended.revision = "3";
+  ended.occurred = t0 + 2 * day;
+  ended.status = hub::schema::ActivityStatus::completed;
+
+  SECTION("the whole log replayed: nothing is emitted, the open claim resolves on its own later") {
+    harness after(a4p_path());
+    after.engine().set_replaying(true);
+    for (const auto& [bytes, time] : log) REQUIRE(after.feed_bytes(bytes, time).empty());
+    std::vector<std::vector<std::uint8_t>> out;
+    after.engine().set_replaying(false, &out);
+    CHECK(out.empty());
+    auto firing = firing_of(after.engine(), "R2");
+    REQUIRE(firing.size() == 1);
+    CHECK(firing[0].key == still[0].key);
+    CHECK(firing[0].alert_id == still[0].alert_id);
+    auto closed = harness::of(after.feed(ended, t0 + 2 * day), "R2");
+    REQUIRE(closed.size() == 1);
+    CHECK(closed[0].status == "resolved");
+    CHECK(closed[0].objective == "O2");
+    CHECK(closed[0].alert_id == still[0].alert_id);
+  }
+  SECTION("the resolve of one claim was never appended: only it is emitted, with the same id") {
+    harness after(a4p_path());
+    after.engine().set_replaying(true);
+    for (auto it = log.begin(); it != log.end() - 1; ++it) after.feed_bytes(it->first, it->second);
+    std::vector<std::vector<std::uint8_t>> out;
+    after.engine().set_replaying(false, &out);
+    REQUIRE(out.size() == 1);
+    auto again = decode(out[0]);
+    CHECK(again.envelope_id == fixed[0].envelope_id);
+    CHECK(again.status == "resolved");
+    CHECK(again.objective == "O1");
+    CHECK(again.alert_id == fixed[0].alert_id);
+    REQUIRE(firing_of(after.engine(), "R2").size() == 1);
+    CHECK(firing_of(after.engine(), "R2")[0].alert_id == still[0].alert_id);
   }
 }
 
@@ -495,4 +655,34 @@ TEST_CASE("a satisfied expectation stays satisfied when its trigger is revised a
   REQUIRE(resolved.size() == 1);
   CHECK(resolved[0].status == "resolved");
   CHECK(resolved[0].evidence[0].find("XM-THERE") != std::string::npos);
+}
+
+TEST_CASE("the per-claim findings of a for_each rule are pruned once the activities end", "[rules][memory]") {
+  harness h(a4p_path());
+  h.feed(ssd_strategy(), t0);
+  constexpr int n = 200;
+  for (int i = 0; i < n; ++i) h.feed(claims_two("UNMISS-EACH-" + std::to_string(i)), t0);
+  auto full = h.engine().stats();
+  CAPTURE(full.interned, full.records);
+  CHECK(firing_of(h.engine(), "R2").size() == 2u * n);
+  CHECK(full.records >= 5u * n);  // R2 alone: a subject, two findings and two alerts per activity
+  for (int i = 0; i < n; ++i) {
+    ev done = claims_two("UNMISS-EACH-" + std::to_string(i));
+    done.revision = "2";
+    done.occurred = t0 + day;
+    done.status = hub::schema::ActivityStatus::completed;
+    REQUIRE(harness::of(h.feed(done, t0 + day), "R2").size() == 2);
+  }
+  ev later;
+  later.type = Payload::SecurityIncident;
+  later.record = "ucdp-later";
+  later.adm2 = "SS0909";
+  later.occurred = t0 + 400 * day;
+  h.feed(later, t0 + 400 * day);
+  h.tick(t0 + 400 * day);
+  auto pruned = h.engine().stats();
+  CAPTURE(pruned.interned, pruned.records);
+  CHECK(pruned.records < 10);
+  CHECK(pruned.interned < 10);
+  CHECK(h.engine().firing().empty());
 }

@@ -66,7 +66,7 @@ struct engine_stats {
   std::uint64_t interned = 0;                // distinct subject, key and bucket strings held
   std::uint64_t expectation_candidates = 0;  // counterparts kept for expectation rules
   std::uint64_t index_entries = 0;           // entries of the expectation area indexes
-  std::uint64_t records = 0;                 // per-rule records: subjects, triggers, reports, members, items, alerts, active spans
+  std::uint64_t records = 0;                 // per-rule records: subjects (and their for_each findings), triggers, reports, members, items, alerts, active spans
 };
 
 class engine {

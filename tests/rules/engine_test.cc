@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "hub/rules/cli.h"
@@ -470,6 +471,47 @@ TEST_CASE("a restart rebuilds the findings of a for_each rule claim by claim", "
     REQUIRE(firing_of(after.engine(), "R2").size() == 1);
     CHECK(firing_of(after.engine(), "R2")[0].alert_id == still[0].alert_id);
   }
+}
+
+TEST_CASE("a restart after R2 v1 (one alert per activity) became per claim resolves the old alert and opens one "
+          "per claim, once",
+          "[rules][replay]") {
+  std::ifstream in(a4p_path());
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string v1 = replace(replace(replace(text.str(), "        for_each: strategy_refs  #", "        #"),
+                                   "key: [country, source_system, source_record_id, strategy_refs.objective_id]",
+                                   "key: [country, source_system, source_record_id]"),
+                           "version: 2               # v2", "version: 1               # v2");
+  hub::test::temp_dir dir("rules");
+  harness before(load_or_fail({write(dir, "a4p-v1.yaml", v1)}));
+  before.feed(ssd_strategy(), t0);
+  auto old = harness::of(before.feed(claims_two("UNMISS-3"), t0), "R2");
+  REQUIRE(old.size() == 1);
+  CHECK(old[0].key == "SSD/test-adapter/UNMISS-3");
+
+  harness after(a4p_path());
+  after.engine().set_replaying(true);
+  for (const auto& [bytes, time] : before.log()) REQUIRE(after.feed_bytes(bytes, time).empty());
+  std::vector<std::vector<std::uint8_t>> out;
+  after.engine().set_replaying(false, &out);
+  std::map<std::string, std::string> status;  // key -> status
+  for (const auto& b : out) {
+    auto t = decode(b);
+    if (t.rule == "R2") status[t.key] += t.status;
+  }
+  CHECK(status == std::map<std::string, std::string>{{"SSD/test-adapter/UNMISS-3", "resolved"},
+                                                     {"SSD/test-adapter/UNMISS-3/O1", "firing"},
+                                                     {"SSD/test-adapter/UNMISS-3/O2", "firing"}});
+  // Fed back like the broker does, a second replay changes nothing.
+  harness again(a4p_path());
+  again.engine().set_replaying(true);
+  for (const auto& [bytes, time] : before.log()) again.feed_bytes(bytes, time);
+  for (const auto& b : out) again.feed_bytes(b, t0 + day);
+  std::vector<std::vector<std::uint8_t>> none;
+  again.engine().set_replaying(false, &none);
+  CHECK(none.empty());
+  CHECK(firing_of(again.engine(), "R2").size() == 2);
 }
 
 TEST_CASE("an acknowledgement attaches to the firing alert until it resolves", "[rules][ack]") {

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <mutex>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -51,6 +52,7 @@ std::string hex16(std::uint64_t v) {
 
 Severity lower(Severity s) { return s == Severity::info ? s : static_cast<Severity>(static_cast<int>(s) - 1); }
 Severity raise(Severity s) { return s == Severity::critical ? s : static_cast<Severity>(static_cast<int>(s) + 1); }
+std::uint8_t severity_bit(Severity s) { return static_cast<std::uint8_t>(1U << (static_cast<unsigned>(s) & 7U)); }
 
 struct evidence {
   schema::Id128 id;
@@ -171,6 +173,11 @@ struct published {
   Severity severity = Severity::warning;
   std::string alert_id, rule_id, key, country;
   unsigned openings = 0;
+  // Firing transitions of this opening and the severities they had: a return to a severity
+  // already published (critical back to warning) gets its own envelope id, else the hub's
+  // dedup would drop it as a repeat of the first. Learned from the log like the rest.
+  unsigned steps = 0;
+  std::uint8_t severities_seen = 0;
   millis first_processed_at = 0, processed_at = 0;
   std::string ack_by, ack_note;
   alert_state last;  // last emitted content, for a resolve of a rule that is gone
@@ -284,6 +291,7 @@ struct rule_state {
   const rule* r = nullptr;
   std::map<std::string, alert_state> alerts;
   std::set<std::string> dirty;
+  bool flipped = false;   // an alert started or stopped firing: rules naming this one in also_firing re-judge
   // condition
   std::unordered_map<istr, cond_subject> subjects;                        // alert key -> subject
   // expectation
@@ -359,6 +367,8 @@ struct engine::impl {
   std::map<std::string, std::map<unsigned, strategy>> strategies;
   std::map<std::string, std::pair<millis, std::string>> silences;  // rule|key (key "*" for all) -> until, reason
   millis clock = 0, watermark = 0;
+  // (time, country, strategy id, version): when a strategy check's answer may change
+  std::set<std::tuple<millis, std::string, std::string, unsigned>> strategy_edges;
   std::unordered_set<std::string> pool;                              // interned strings (istr)
   std::shared_ptr<const std::vector<std::uint8_t>> current_copy;     // of the event being judged
   bool replaying = false;
@@ -398,7 +408,9 @@ struct engine::impl {
   }
 
   void set_alert(rule_state& st, const std::string& key, alert_state a) {
-    st.alerts[key] = std::move(a);
+    alert_state& cur = st.alerts[key];
+    if (cur.firing != a.firing) st.flipped = true;
+    cur = std::move(a);
     st.dirty.insert(key);
   }
 
@@ -407,6 +419,7 @@ struct engine::impl {
     if (it == st.alerts.end()) return;
     if (it->second.firing) {
       it->second.firing = false;
+      st.flipped = true;
       it->second.closing = std::move(closing);
       st.dirty.insert(key);
     }
@@ -442,8 +455,9 @@ struct engine::impl {
     return out;
   }
 
+  // `repeat`: a firing transition back to a severity this opening already had.
   std::vector<std::uint8_t> build(const rule* r, const std::string& rule_id, const std::string& key,
-                                  const alert_state& a, const published& p, bool firing) {
+                                  const alert_state& a, const published& p, bool firing, bool repeat) {
     flatbuffers::FlatBufferBuilder fbb(1024);
     std::vector<flatbuffers::Offset<schema::AlertEvidence>> ev;
     const auto& list = firing ? a.ev : (a.closing.empty() ? a.ev : a.closing);
@@ -465,6 +479,7 @@ struct engine::impl {
         p.first_processed_at, clock, p.alert_id.c_str());
     std::string transition = p.alert_id + "|" + (firing ? "firing" : "resolved") + "|" +
                              std::string(schema::EnumNameSeverity(a.severity));
+    if (firing && repeat) transition += "|" + std::to_string(p.steps);
     schema::Id128 id = hash_id(transition);
     schema::Id128 cause = list.empty() ? schema::Id128() : list.back().id;
     flatbuffers::Offset<schema::Geo> geo = 0;
@@ -519,6 +534,7 @@ struct engine::impl {
     } else {
       return;
     }
+    bool opening = want && !p.firing;
     p.rule_id = rule_id;
     p.key = key;
     p.country = a ? a->country : p.country;
@@ -528,7 +544,14 @@ struct engine::impl {
     alert_state c = content;
     if (!want && !a) c.closing.clear();
     p.severity = c.severity;
-    if (out) out->push_back(build(r, rule_id, key, c, p, want));
+    bool repeat = false;
+    if (want) {
+      std::uint8_t bit = severity_bit(c.severity);
+      p.steps = opening ? 1 : p.steps + 1;
+      repeat = !opening && (p.severities_seen & bit) != 0;
+      p.severities_seen = static_cast<std::uint8_t>((opening ? 0 : p.severities_seen) | bit);
+    }
+    if (out) out->push_back(build(r, rule_id, key, c, p, want, repeat));
     p.last = c;
     if (!want) {
       p.ack_by.clear();
@@ -568,19 +591,29 @@ struct engine::impl {
   }
 
   // Severity of an alert from the rule's base, escalations relative to `anchor`,
-  // admin-level fallback, and also_firing.
-  Severity severity_for(const rule& r, Severity base, millis anchor, bool fallback, const std::string& country) const {
+  // admin-level fallback, and also_firing. `scope`: the P-code prefixes the alert is about
+  // (an objective's admin_areas_in_scope, or the alert's area); empty = country-wide.
+  Severity severity_for(const rule& r, Severity base, millis anchor, bool fallback, const std::string& country,
+                        const std::set<std::string>& scope = {}) const {
     Severity s = base;
     for (const auto& e : r.escalate)
       if (anchor != 0 && clock >= anchor + e.at && e.severity > s) s = e.severity;
     if (fallback) s = lower(s);
     for (const auto& other : r.also_firing) {
-      auto it = states.find(other);
+      auto it = states.find(other.rule);
       if (it == states.end()) continue;
       for (const auto& [k, a] : it->second.alerts)
-        if (a.firing && a.country == country) return raise(s);
+        if (a.firing && a.country == country && (!other.in_scope || within(a.area, scope))) return raise(s);
     }
     return s;
+  }
+
+  // `also_firing` with `match: scope`: the other alert's area lies within the scope (one of
+  // its P-codes is a prefix of the area). A country-wide scope takes every area; a
+  // country-wide alert (no area) concerns every scope.
+  static bool within(const std::string& area, const std::set<std::string>& scope) {
+    if (scope.empty() || area.empty()) return true;
+    return std::any_of(scope.begin(), scope.end(), [&](const std::string& p) { return area.rfind(p, 0) == 0; });
   }
 
   // `share`: the check's share of the activity out of scope (percent), -1 when none.
@@ -824,10 +857,11 @@ struct engine::impl {
     return current_copy;
   }
 
-  void condition(rule_state& st, const Envelope& e, millis log_time, bool recheck) {
+  // `by`: on a re-check, what changed (a strategy version), the closing evidence.
+  void condition(rule_state& st, const Envelope& e, millis log_time, bool recheck, const evidence* by = nullptr) {
     const rule& r = *st.r;
     if (!r.for_each.empty()) {
-      condition_each(st, e, log_time, recheck);
+      condition_each(st, e, log_time, recheck, by);
       return;
     }
     auto area = pick_area(r, e);
@@ -867,7 +901,7 @@ struct engine::impl {
     if (!violated) {
       s.v.reset();
       auto a = st.alerts.find(*k);
-      if (a != st.alerts.end() && a->second.firing) clear_alert(st, *k, {evidence_of(e, r.fields_used)});
+      if (a != st.alerts.end() && a->second.firing) clear_alert(st, *k, {by ? *by : evidence_of(e, r.fields_used)});
       return;
     }
     if (!s.v) s.v = std::make_unique<violation>();
@@ -883,7 +917,7 @@ struct engine::impl {
   // check finds violated is a finding with its own key. A finding the new revision (or a
   // strategy re-check) no longer has resolves on its own; a revision that no longer matches
   // on.where or fire_if resolves them all.
-  void condition_each(rule_state& st, const Envelope& e, millis log_time, bool recheck) {
+  void condition_each(rule_state& st, const Envelope& e, millis log_time, bool recheck, const evidence* by) {
     const rule& r = *st.r;
     auto area = pick_area(r, e);
     if (area.country_wide && r.skip_country_wide) return;
@@ -944,7 +978,7 @@ struct engine::impl {
     }
     if (lacking) ++st.skipped;
     if (s.each) {
-      evidence closing = evidence_of(e, r.fields_used);
+      evidence closing = by ? *by : evidence_of(e, r.fields_used);
       for (const auto& old : *s.each) {
         if (std::any_of(now.begin(), now.end(), [&](const finding& f) { return f.key == old.key; })) continue;
         auto a = st.alerts.find(old.key);
@@ -1006,7 +1040,9 @@ struct engine::impl {
     }
   }
 
-  void recheck_strategy_rules(const std::string& country) {
+  // `by`: the strategy whose change (or coming into force) is the reason, the closing
+  // evidence of what it resolves.
+  void recheck_strategy_rules(const std::string& country, const evidence* by) {
     for (auto& [id, st] : states) {
       if (st.r->kind != rule_kind::condition || st.r->check == strategy_check::none) continue;
       for (auto& [key, s] : st.subjects) {
@@ -1015,7 +1051,7 @@ struct engine::impl {
         if (!e->country() || e->country()->str() != country) continue;
         auto keep = s.bytes;  // held while condition() reads it
         // for_each: a finding the new strategy version brings counts its `for` from now
-        condition(st, *schema::GetEnvelope(keep->data()), st.r->for_each.empty() ? s.since : clock, true);
+        condition(st, *schema::GetEnvelope(keep->data()), st.r->for_each.empty() ? s.since : clock, true, by);
       }
     }
   }
@@ -1215,7 +1251,9 @@ struct engine::impl {
         }
         any = true;
         all_fallback = all_fallback && t.fallback;
-        Severity s = severity_for(r, t.base, t.anchor, false, t.country);
+        std::string code = t.area_index.substr(t.area_index.rfind('|') + 1);
+        Severity s = severity_for(r, t.base, t.anchor, false, t.country,
+                                  code == "*" ? std::set<std::string>{} : std::set<std::string>{code});
         if (s > sev) sev = s;
         a.first_event_time = std::min(a.first_event_time, t.time);
         a.last_event_time = std::max(a.last_event_time, t.time);
@@ -1372,7 +1410,7 @@ struct engine::impl {
           a.objective_id = oid;
           a.first_event_time = since + r.every;
           a.last_event_time = since;
-          a.severity = severity_for(r, r.severity, 0, false, country);
+          a.severity = severity_for(r, r.severity, 0, false, country, o.areas);
           a.ev = {s->ev};
           if (ll != st.last_linked.end()) a.ev.push_back(ll->second);
           a.detail = "objective " + oid + " (\"" + o.text + "\", priority " + std::to_string(o.priority) +
@@ -1846,7 +1884,8 @@ struct engine::impl {
         s.objectives[o->id()->str()] = std::move(ob);
       }
     strategies[s.id][s.version] = s;
-    recheck_strategy_rules(s.country);
+    add_strategy_edges(s);
+    recheck_strategy_rules(s.country, &s.ev);
     for (auto& [id, st] : states)
       if (st.r->kind == rule_kind::absence && st.r->of_objectives) judge_objectives(st, s.country);
   }
@@ -1863,6 +1902,12 @@ struct engine::impl {
           ++p.openings;
           p.ack_by.clear();
           p.ack_note.clear();
+          p.steps = 1;
+          p.severities_seen = severity_bit(a->severity());
+        } else if (firing && (!p.firing || a->severity() != p.severity)) {
+          // a severity change of this opening (our own transition read back changes nothing)
+          ++p.steps;
+          p.severities_seen = static_cast<std::uint8_t>(p.severities_seen | severity_bit(a->severity()));
         }
         p.alert_id = id;
         p.firing = firing;
@@ -1951,7 +1996,68 @@ struct engine::impl {
           break;
       }
     }
+    settle();
     maybe_compact(false);
+  }
+
+  // After an event or a tick, in the same step: strategy checks whose answer changed with
+  // time, then also_firing.
+  void settle() {
+    strategy_edges_due();
+    propagate();
+  }
+
+  // also_firing: a rule whose alerts started or stopped firing makes the rules naming it
+  // re-judge the severity of their firing alerts (a chain A -> B -> C settles in as many
+  // rounds; cycles are load errors).
+  void propagate() {
+    for (std::size_t round = 0; round <= states.size(); ++round) {
+      std::set<std::string> changed;
+      for (auto& [id, st] : states)
+        if (st.flipped) {
+          changed.insert(id);
+          st.flipped = false;
+        }
+      if (changed.empty()) return;
+      for (auto& [id, st] : states) {
+        const auto& refs = st.r->also_firing;
+        if (!std::any_of(refs.begin(), refs.end(), [&](const also_ref& a) { return changed.count(a.rule) != 0; }))
+          continue;
+        if (st.r->kind == rule_kind::absence && st.r->of_objectives) {
+          judge_objectives(st, "");
+        } else if (st.r->kind == rule_kind::expectation) {
+          std::vector<std::string> keys;
+          for (const auto& [k, a] : st.alerts)
+            if (a.firing) keys.push_back(k);
+          for (const auto& k : keys) judge_expectation(st, k, {});
+        }
+      }
+    }
+  }
+
+  // Strategy checks depend on time as well as on events: a version comes into force at
+  // valid_from, expires after valid_to, and check_grace ends. Each such instant is an edge;
+  // when the clock passes one, the strategy rules of its country are re-checked.
+  void add_strategy_edges(const strategy& s) {
+    std::set<millis> grace{0};
+    for (const auto& [id, st] : states)
+      if (st.r->kind == rule_kind::condition && st.r->check != strategy_check::none) grace.insert(st.r->check_grace);
+    for (millis g : grace) {
+      // in force while valid_from <= t <= valid_to; a grace ends at (start of the gap) + g
+      for (millis t : {s.valid_from + g, s.valid_to != 0 ? s.valid_to + g : 0, s.valid_to != 0 ? s.valid_to + 1 + g : 0})
+        if (t > clock) strategy_edges.emplace(t, s.country, s.id, s.version);
+    }
+  }
+
+  void strategy_edges_due() {
+    std::map<std::string, evidence> countries;  // country -> the strategy of its latest edge due
+    while (!strategy_edges.empty() && std::get<0>(*strategy_edges.begin()) <= clock) {
+      const auto& [t, country, id, version] = *strategy_edges.begin();
+      auto s = strategies.find(id);
+      if (s != strategies.end() && s->second.count(version)) countries[country] = s->second.at(version).ev;
+      strategy_edges.erase(strategy_edges.begin());
+    }
+    for (const auto& [c, by] : countries) recheck_strategy_rules(c, &by);
   }
 
   // ---------------------------------------------------------------- memory
@@ -2029,6 +2135,7 @@ struct engine::impl {
 
   void tick() {
     maybe_compact(true);
+    strategy_edges_due();
     for (auto& [id, st] : states) {
       switch (st.r->kind) {
         case rule_kind::condition: tick_conditions(st); break;
@@ -2044,6 +2151,7 @@ struct engine::impl {
         case rule_kind::stagnation: break;
       }
     }
+    propagate();
   }
 
   void install(std::shared_ptr<const rule_set> rs) {
@@ -2057,6 +2165,10 @@ struct engine::impl {
     }
     states = std::move(next);
     rules = std::move(rs);
+    // check_grace may differ in the new rules: the edges are made again
+    strategy_edges.clear();
+    for (const auto& [id, versions] : strategies)
+      for (const auto& [v, s] : versions) add_strategy_edges(s);
   }
 };
 

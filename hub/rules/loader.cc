@@ -330,6 +330,42 @@ class loader {
     }
   }
 
+  // `also_firing: [R8, {rule: R8, match: scope}]`: a rule id (the other rule fires in the
+  // country) or a map naming how the other alert must match (country or scope).
+  void also_firing(const YAML::Node& n, rule& r) {
+    const YAML::Node af = n["also_firing"];
+    if (!af) return;
+    if (!af.IsSequence()) {
+      error(af, "also_firing must be a list of rule ids or {rule: ID, match: country|scope}");
+      return;
+    }
+    if (r.kind != rule_kind::expectation && !(r.kind == rule_kind::absence && r.of_objectives))
+      error(af, "also_firing is only for expectation rules and absence rules with of: strategy_objectives "
+                "(the kinds whose severity is re-judged while other alerts fire)");
+    for (const auto& e : af) {
+      also_ref ref;
+      ref.line = line(e);
+      if (e.IsScalar()) {
+        ref.rule = e.Scalar();
+      } else if (e.IsMap()) {
+        allow_only(e, {"rule", "match"}, "also_firing");
+        if (auto id = e["rule"] ? scalar(e["rule"], "also_firing.rule") : std::nullopt) ref.rule = *id;
+        else if (!e["rule"]) error(e, "an also_firing entry needs 'rule'");
+        if (e["match"]) {
+          auto m = scalar(e["match"], "also_firing.match");
+          if (m && *m == "scope") ref.in_scope = true;
+          else if (m && *m != "country")
+            error(e["match"], "also_firing.match '" + *m + "': use country (anywhere in the country) or scope "
+                              "(within the alert's objective scope or area)");
+        }
+      } else {
+        error(e, "an also_firing entry is a rule id or {rule: ID, match: country|scope}");
+        continue;
+      }
+      r.also_firing.push_back(std::move(ref));
+    }
+  }
+
   // `for_each: strategy_refs` (condition rules): the check judges each claimed objective
   // on its own and each finding is its own alert, so the key must name the element.
   void for_each(const YAML::Node& n, rule& r) {
@@ -503,8 +539,7 @@ class loader {
     if (n["resolve_fraction"]) r.resolve_fraction = n["resolve_fraction"].as<double>(0.5);
     if (n["requires_active"])
       for (const auto& s : n["requires_active"]) r.requires_active.push_back(parse_selector(s, "requires_active", nullptr));
-    if (n["also_firing"])
-      for (const auto& s : n["also_firing"]) r.also_firing.push_back(s.as<std::string>(""));
+    also_firing(n, r);
 
     if (n["pair"]) {
       const YAML::Node& p = n["pair"];
@@ -668,13 +703,15 @@ void check_references(rule_set& set, std::vector<load_error>& errors) {
   for (const auto& r : set.rules) by_id[r.id] = &r;
   for (const auto& r : set.rules)
     for (const auto& ref : r.also_firing)
-      if (!by_id.count(ref))
-        errors.push_back({r.file, r.line, "rule " + r.id + ": also_firing names unknown rule '" + ref + "'"});
+      if (!by_id.count(ref.rule))
+        errors.push_back({r.file, ref.line != 0 ? ref.line : r.line,
+                          "rule " + r.id + ": also_firing names unknown rule '" + ref.rule + "'"});
   // Cycles in also_firing would make escalation depend on itself.
   std::map<std::string, int> mark;  // 0 new, 1 on stack, 2 done
   std::function<bool(const rule&, std::string&)> visit = [&](const rule& r, std::string& path) {
     mark[r.id] = 1;
-    for (const auto& ref : r.also_firing) {
+    for (const auto& a : r.also_firing) {
+      const std::string& ref = a.rule;
       auto it = by_id.find(ref);
       if (it == by_id.end()) continue;
       if (mark[ref] == 1) {

@@ -65,6 +65,16 @@ struct alternative {
   bool other_entity = true;        // the candidate comes from another entity than the trigger
 };
 
+// `also_firing` entry: raise the severity one step while an alert of `rule` fires in the
+// same country, or, with `match: scope`, in the alert's scope (the objective's
+// admin_areas_in_scope for `of: strategy_objectives`, else the alert's area; an alert
+// without one is country-wide and takes any alert of the country).
+struct also_ref {
+  std::string rule;
+  bool in_scope = false;
+  int line = 0;
+};
+
 struct rule {
   // identity and texts
   std::string id, name, group, file;
@@ -130,7 +140,7 @@ struct rule {
   std::string stagnant_field;
   unsigned stagnant_periods = 3;
 
-  std::vector<std::string> also_firing;   // escalate one step if one of these rules fires in the country
+  std::vector<also_ref> also_firing;      // escalate one step while one of these rules fires (see also_ref)
   std::vector<std::string> fields_used;   // for evidence excerpts
 };
 

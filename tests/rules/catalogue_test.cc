@@ -892,3 +892,242 @@ TEST_CASE("R7-activity fires for an active programme without revision for 12 mon
   CHECK(contains(closed[0].explanation, "Closed by programme_activity XM-DAC-41114-DORMANT"));
   REQUIRE(harness::of(h.tick(t0 + 3000 * day), "R7-activity").empty());  // it does not come back
 }
+
+namespace {
+
+ev other_strategy(std::string id, std::vector<objective_spec> objectives, unsigned version, hub::millis from,
+                  hub::millis to = 0) {
+  ev s = strategy(std::move(objectives), version, from, to);
+  s.strategy_id = id;
+  s.record = id + "-v" + std::to_string(version);
+  return s;
+}
+
+std::vector<transition> replayed_emits(const std::vector<std::pair<std::vector<std::uint8_t>, hub::millis>>& log) {
+  hub::rules::engine after(load_or_fail({a4p_path()}));
+  after.set_replaying(true);
+  std::uint64_t offset = 0;
+  for (const auto& [bytes, time] : log) {
+    std::vector<std::vector<std::uint8_t>> out;
+    after.on_event(offset++, time, *hub::schema::GetEnvelope(bytes.data()), out);
+  }
+  std::vector<std::vector<std::uint8_t>> out;
+  after.set_replaying(false, &out);
+  std::vector<transition> ts;
+  for (const auto& b : out) ts.push_back(decode(b));
+  return ts;
+}
+
+}  // namespace
+
+TEST_CASE("R9 is one alert per cited strategy: info in the grace, warning after it, each resolving on its own",
+          "[rules][catalogue][R9]") {
+  harness h(a4p_path());
+  objective_spec o3{"O3", "Support the 2024 elections", 2, {}, {}, {}};
+  objective_spec h1{"H1", "Durable solutions for the displaced", 2, {}, {}, {}};
+  // SSD-PS v1 is superseded on t0 - 9 days by v2 without O3; SSD-HDP v1 runs until t0 + 100 days.
+  h.feed(strategy({o1(), o3}, 1, t0 - 400 * day, t0 - 10 * day), t0 - 400 * day);
+  h.feed(other_strategy("SSD-HDP", {h1}, 1, t0 - 400 * day, t0 + 100 * day), t0 - 400 * day);
+  h.feed(strategy({o1()}, 2, t0 - 9 * day), t0 - 9 * day);
+
+  ev a = poc_activity();
+  a.refs = {{"SSD-PS", "O3"}, {"SSD-HDP", "H1"}};
+  a.ref_versions = {1, 1};
+  auto fired = harness::of(h.feed(a, t0), "R9");
+  REQUIRE(fired.size() == 1);  // the reference to SSD-HDP v1, in force, is fine
+  CHECK(fired[0].status == "firing");
+  CHECK(fired[0].key == "SSD/test-adapter/UNMISS-POC-1/SSD-PS");
+  CHECK(fired[0].severity == "info");  // 9 days into the 30-day grace after v2 took over
+  CHECK(fired[0].objective == "O3");
+  CHECK(contains(fired[0].title, "a version of SSD-PS no longer in force"));
+  CHECK(contains(fired[0].explanation, "it cites SSD-PS v1 objective O3, superseded by v2 without that objective"));
+  REQUIRE(fired[0].evidence.size() == 1);
+  CHECK(contains(fired[0].evidence[0], "UNMISS-POC-1"));
+  CHECK(contains(fired[0].evidence[0], "strategy_ref=SSD-PS v1/O3"));
+
+  // The grace ends 30 days after v2 took over (t0 + 21 days): the same alert turns warning.
+  CHECK(harness::of(h.tick(t0 + 20 * day), "R9").empty());
+  auto warned = harness::of(h.tick(t0 + 22 * day), "R9");
+  REQUIRE(warned.size() == 1);
+  CHECK(warned[0].status == "firing");
+  CHECK(warned[0].severity == "warning");
+  CHECK(warned[0].alert_id == fired[0].alert_id);
+
+  // SSD-HDP v1 expires after t0 + 100 days with no successor: its reference gets its own
+  // alert, in the grace; the SSD-PS alert does not move.
+  CHECK(harness::of(h.tick(t0 + 99 * day), "R9").empty());
+  auto expired = harness::of(h.tick(t0 + 101 * day), "R9");
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0].key == "SSD/test-adapter/UNMISS-POC-1/SSD-HDP");
+  CHECK(expired[0].severity == "info");
+  CHECK(expired[0].objective == "H1");
+  CHECK(expired[0].alert_id != fired[0].alert_id);
+  CHECK(contains(expired[0].explanation, "it cites SSD-HDP v1 objective H1, which expired on 2025-04-11"));
+  REQUIRE(expired[0].evidence.size() == 1);
+  CHECK(contains(expired[0].evidence[0], "strategy_ref=SSD-HDP v1/H1"));
+  CHECK(h.engine().firing().size() >= 2);
+
+  // Re-linked to SSD-PS v2: that alert resolves with the revision as evidence; SSD-HDP stays.
+  ev relinked = a;
+  relinked.revision = "2";
+  relinked.occurred = t0 + 102 * day;
+  relinked.refs = {{"SSD-PS", "O1"}, {"SSD-HDP", "H1"}};
+  relinked.ref_versions = {2, 1};
+  auto relink = harness::of(h.feed(relinked, t0 + 102 * day), "R9");
+  REQUIRE(relink.size() == 1);
+  CHECK(relink[0].status == "resolved");
+  CHECK(relink[0].key == fired[0].key);
+  CHECK(relink[0].alert_id == fired[0].alert_id);
+  REQUIRE(relink[0].evidence_ids.size() == 1);
+  CHECK(relink[0].evidence_ids[0] != warned[0].evidence_ids.at(0));  // the revision, not the first event
+  CHECK(contains(relink[0].explanation, "Closed by mandate_activity UNMISS-POC-1"));
+
+  // A new SSD-HDP version keeps H1: the second alert resolves, closed by that version.
+  auto kept = harness::of(h.feed(other_strategy("SSD-HDP", {h1}, 2, t0 + 103 * day), t0 + 103 * day), "R9");
+  REQUIRE(kept.size() == 1);
+  CHECK(kept[0].status == "resolved");
+  CHECK(kept[0].key == expired[0].key);
+  CHECK(kept[0].alert_id == expired[0].alert_id);
+  CHECK(contains(kept[0].explanation, "Closed by political_strategy SSD-HDP v2"));
+  for (const auto& f : h.engine().firing()) CHECK(f.rule_id != "R9");
+
+  // A restart replays the log and emits nothing.
+  CHECK(replayed_emits(h.log()).empty());
+}
+
+TEST_CASE("R9: two objectives of one expired strategy are one alert; the activity ending resolves it",
+          "[rules][catalogue][R9]") {
+  harness h(a4p_path());
+  objective_spec o3{"O3", "Support the 2024 elections", 2, {}, {}, {}};
+  objective_spec o4{"O4", "Census", 2, {}, {}, {}};
+  h.feed(strategy({o1(), o3, o4}, 1, t0 - 400 * day, t0 - 100 * day), t0 - 400 * day);
+  h.feed(strategy({o1()}, 2, t0 - 99 * day), t0 - 99 * day);
+  ev a = poc_activity();
+  a.refs = {{"SSD-PS", "O3"}, {"SSD-PS", "O4"}};
+  auto fired = harness::of(h.feed(a, t0), "R9");
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].key == "SSD/test-adapter/UNMISS-POC-1/SSD-PS");
+  CHECK(fired[0].severity == "warning");  // the grace ended long ago
+  CHECK(fired[0].objective == "O3");      // the first reference found
+  ev ended = a;
+  ended.revision = "2";
+  ended.occurred = t0 + day;
+  ended.status = ActivityStatus::completed;
+  auto resolved = harness::of(h.feed(ended, t0 + day), "R9");
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].status == "resolved");
+}
+
+namespace {
+
+ev working(const std::string& record, const std::string& adm2) {
+  ev w;
+  w.type = Payload::ProgrammeActivity;
+  w.record = record;
+  w.adm1 = adm2.substr(0, 4);
+  w.adm2 = adm2;
+  w.start = t0 - 100 * day;
+  w.occurred = t0;
+  return w;
+}
+
+// Five deadly incidents in `adm2` from `from` on; the R8 and R11 transitions they cause.
+std::vector<transition> incidents(harness& h, const std::string& adm2, hub::millis from) {
+  std::vector<transition> all;
+  for (int i = 0; i < 5; ++i) {
+    ev inc;
+    inc.type = Payload::SecurityIncident;
+    inc.record = "ucdp-" + adm2 + "-" + std::to_string(i);
+    inc.adm1 = adm2.substr(0, 4);
+    inc.adm2 = adm2;
+    inc.fatalities = 2;
+    inc.occurred = from + i * hub::rules::test::day / 24;
+    auto t = h.feed(inc, inc.occurred);
+    all.insert(all.end(), t.begin(), t.end());
+  }
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("R11 is critical only while R8 fires within the objective's scope, and back to warning when it resolves",
+          "[rules][catalogue][R11][R8]") {
+  harness h(a4p_path());
+  objective_spec top{"O7", "Reopen the Juba-Bor road", 1, {"SS01"}, {}, {}};
+  h.feed(strategy({top}, 1, t0 - 30 * day), t0 - 30 * day);
+  h.feed(working("XM-in", "SS0101"), t0);
+  h.feed(working("XM-out", "SS0201"), t0);
+  auto fired = harness::of(h.tick(t0 + 61 * day), "R11");
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].key == "SSD/SSD-PS/O7");
+  CHECK(fired[0].severity == "warning");
+
+  // R8 fires in SS0201, outside the objective's scope (SS01): R11 stays at warning.
+  auto outside = incidents(h, "SS0201", t0 + 62 * day);
+  REQUIRE(harness::of(outside, "R8").size() == 1);
+  CHECK(harness::of(outside, "R8")[0].key == "SSD/SS0201");
+  CHECK(harness::of(outside, "R11").empty());
+  CHECK(harness::of(h.tick(t0 + 63 * day), "R11").empty());
+
+  // R8 fires in SS0101, inside: R11 turns critical with the event that fired R8, same alert.
+  auto inside = incidents(h, "SS0101", t0 + 64 * day);
+  REQUIRE(harness::of(inside, "R8").size() == 1);
+  CHECK(harness::of(inside, "R8")[0].key == "SSD/SS0101");
+  auto raised = harness::of(inside, "R11");
+  REQUIRE(raised.size() == 1);
+  CHECK(raised[0].status == "firing");
+  CHECK(raised[0].severity == "critical");
+  CHECK(raised[0].alert_id == fired[0].alert_id);
+  CHECK(harness::of(h.tick(t0 + 65 * day), "R11").empty());
+
+  // An event 40 days later moves event time on: both R8 windows are empty and resolve;
+  // R11 is back to warning in the same step, still the same alert.
+  ev later;
+  later.type = Payload::SecurityIncident;
+  later.record = "ucdp-far";
+  later.adm2 = "SS0505";
+  later.fatalities = 1;
+  later.occurred = t0 + 105 * day;
+  auto quiet = h.feed(later, t0 + 105 * day);
+  CHECK(harness::of(quiet, "R8").size() == 2);
+  for (const auto& t : harness::of(quiet, "R8")) CHECK(t.status == "resolved");
+  auto lowered = harness::of(quiet, "R11");
+  REQUIRE(lowered.size() == 1);
+  CHECK(lowered[0].status == "firing");
+  CHECK(lowered[0].severity == "warning");
+  CHECK(lowered[0].alert_id == fired[0].alert_id);
+  // Not a repeat of the first warning transition: the hub's dedup would drop it.
+  CHECK(lowered[0].envelope_id != fired[0].envelope_id);
+  CHECK(lowered[0].envelope_id != raised[0].envelope_id);
+
+  // A restart replays the log and emits nothing (the severity steps are learned from it).
+  CHECK(replayed_emits(h.log()).empty());
+  // The back-to-warning transition lost in a crash is emitted again with the same id.
+  auto log = h.log();
+  std::size_t last = log.size();
+  for (std::size_t i = 0; i < log.size(); ++i)
+    if (hub::schema::GetEnvelope(log[i].first.data())->payload_type() == Payload::CoherenceAlert &&
+        decode(log[i].first).envelope_id == lowered[0].envelope_id)
+      last = i;
+  REQUIRE(last < log.size());
+  log.erase(log.begin() + static_cast<std::ptrdiff_t>(last), log.end());
+  auto again = harness::of(replayed_emits(log), "R11");
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].envelope_id == lowered[0].envelope_id);
+  CHECK(again[0].severity == "warning");
+}
+
+TEST_CASE("R11 of an objective without admin areas in scope is critical while R8 fires anywhere in the country",
+          "[rules][catalogue][R11][R8]") {
+  harness h(a4p_path());
+  objective_spec top{"O7", "Reopen the Juba-Bor road", 1, {}, {}, {}};
+  h.feed(strategy({top}, 1, t0 - 30 * day), t0 - 30 * day);
+  h.feed(working("XM-out", "SS0201"), t0);
+  auto fired = harness::of(h.tick(t0 + 61 * day), "R11");
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].severity == "warning");
+  auto raised = harness::of(incidents(h, "SS0201", t0 + 62 * day), "R11");
+  REQUIRE(raised.size() == 1);
+  CHECK(raised[0].severity == "critical");
+  CHECK(raised[0].alert_id == fired[0].alert_id);
+}

@@ -120,7 +120,10 @@ std::vector<std::uint8_t> build(const ev& e) {
   for (const auto& a : e.more_adm2) areas.push_back(CreateAdminAreaDirect(fbb, 2, a.c_str(), nullptr, GeoResolution::exact));
   auto geo = CreateGeoDirect(fbb, &areas);
   std::vector<flatbuffers::Offset<StrategyRef>> refs;
-  for (const auto& [s, o] : e.refs) refs.push_back(CreateStrategyRefDirect(fbb, s.c_str(), e.ref_version, o.c_str()));
+  for (std::size_t i = 0; i < e.refs.size(); ++i)
+    refs.push_back(CreateStrategyRefDirect(fbb, e.refs[i].first.c_str(),
+                                           i < e.ref_versions.size() ? e.ref_versions[i] : e.ref_version,
+                                           e.refs[i].second.c_str()));
   flatbuffers::Offset<Gender> gender = 0;
   if (e.gender) gender = CreateGenderDirect(fbb, GenderScheme::iati_dac, "x", *e.gender);
   Id128 id(mix(e.source + "|" + e.record + "|" + e.revision, 1469598103934665603ULL), mix(e.record + e.revision, 7) | 1);

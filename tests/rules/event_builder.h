@@ -36,6 +36,7 @@ struct ev {
   millis published = 0;                  // 0: the same as occurred
   std::vector<std::pair<std::string, std::string>> refs;  // (strategy, objective)
   unsigned ref_version = 1;
+  std::vector<unsigned> ref_versions;    // per ref, by position; refs beyond it cite ref_version
   std::string correlation;
   // activities
   std::string title = "an activity";

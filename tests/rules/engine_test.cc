@@ -120,6 +120,16 @@ TEST_CASE("rule file errors name the file and line", "[rules][load]") {
     auto errors = errors_of(f);
     CHECK(has_error(errors, 4, "cycle in also_firing"));
   }
+  SECTION("also_firing entries: the kinds that honour it, match values and unknown rules, with lines") {
+    auto f = write(dir, "r.yaml", replace(good_rule, "        severity: warning\n",
+                                          "        severity: warning\n        also_firing:\n"
+                                          "          - {rule: G9, match: scope}\n"
+                                          "          - {rule: G1, match: nowhere}\n"));
+    auto errors = errors_of(f);
+    CHECK(has_error(errors, 9, "also_firing is only for expectation rules and absence rules with of: strategy_objectives"));
+    CHECK(has_error(errors, 9, "also_firing names unknown rule 'G9'"));
+    CHECK(has_error(errors, 10, "also_firing.match 'nowhere': use country"));
+  }
   SECTION("pair, ratio and stagnation attributes are checked with their lines") {
     const char* pair_rule = R"(groups:
   - name: g

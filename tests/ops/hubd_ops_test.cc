@@ -221,7 +221,11 @@ TEST_CASE("readyz goes unready when the store cannot write and ready again after
   }, std::chrono::seconds(30)));
   CHECK(pub.flush(std::chrono::seconds(30)));
   CHECK(pub.stats().acked == 64);
-  status = get_status(hub.http_address());
+  // The status document is refreshed twice a second: wait for the one after the flush.
+  CHECK(wait_for([&] {
+    status = get_status(hub.http_address());
+    return status && (*status)["counters"]["events_in"] == 64;
+  }));
   REQUIRE(status);
   CHECK((*status)["store"]["writable"] == true);
   CHECK((*status)["counters"]["events_in"] == 64);

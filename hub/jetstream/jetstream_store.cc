@@ -547,10 +547,15 @@ class jetstream_store final : public store::store {
     if (natsMsg_GetMetaData(&meta, m) != NATS_OK) return;
     std::uint64_t seq = meta->Sequence.Stream;
     jsMsgMetaData_Destroy(meta);
+    {
+      // An event this hub appended is usually cached already, from JetStream's ack.
+      std::lock_guard lk(self->mu_);
+      self->stream_end_ = std::max(self->stream_end_, seq);
+      if (self->cache_.count(seq - 1) != 0) return;
+    }
     cached_record rec;
     if (!self->decode(m, rec)) return;
     std::lock_guard lk(self->mu_);
-    self->stream_end_ = std::max(self->stream_end_, seq);
     self->remember(seq - 1, std::move(rec));
   }
 
@@ -561,7 +566,8 @@ class jetstream_store final : public store::store {
     if (natsMsgHeader_Get(m, "Nats-Msg-Id", &idv) == NATS_OK && idv != nullptr) id = idv;
     std::unique_lock lk(self->mu_);
     if (pa != nullptr) {
-      if (!pa->Duplicate) {
+      // Cached unless the stream dropped it as a duplicate or the tail brought it first.
+      if (!pa->Duplicate && self->cache_.count(pa->Sequence - 1) == 0) {
         cached_record rec;
         if (self->decode(m, rec)) self->remember(pa->Sequence - 1, std::move(rec));
       }

@@ -857,6 +857,37 @@ struct engine::impl {
     return current_copy;
   }
 
+  // A condition rule's subject for this event: its area, key and state, and how on.where
+  // and fire_if judge the event. Nothing when the rule does not judge it (counted as
+  // skipped where a field it needs is missing, or when an older revision arrives late).
+  struct subject_pick {
+    area_pick area;
+    istr key;
+    cond_subject* subject;
+    tri sel, fire;
+  };
+  std::optional<subject_pick> pick_subject(rule_state& st, const Envelope& e, bool recheck) {
+    const rule& r = *st.r;
+    auto area = pick_area(r, e);
+    if (area.country_wide && r.skip_country_wide) return std::nullopt;
+    auto key = area.ok ? key_of(r, e, area.code) : std::nullopt;
+    if (!key) {
+      ++st.skipped;
+      return std::nullopt;
+    }
+    ++st.evaluated;
+    istr k = intern(*key);
+    cond_subject& s = st.subjects[k];
+    if (!recheck && event_time(e) < s.occurred) return std::nullopt;  // an older revision arriving late changes nothing
+    tri sel = eval_all(r.on.where, e);
+    tri fire = sel == tri::no ? tri::no : eval_all(r.fire_if, e);
+    if (sel == tri::missing || (sel == tri::yes && fire == tri::missing)) {
+      ++st.skipped;
+      return std::nullopt;
+    }
+    return subject_pick{area, k, &s, sel, fire};
+  }
+
   // `by`: on a re-check, what changed (a strategy version), the closing evidence.
   void condition(rule_state& st, const Envelope& e, millis log_time, bool recheck, const evidence* by = nullptr) {
     const rule& r = *st.r;
@@ -864,27 +895,10 @@ struct engine::impl {
       condition_each(st, e, log_time, recheck, by);
       return;
     }
-    auto area = pick_area(r, e);
-    if (area.country_wide && r.skip_country_wide) return;
-    if (!area.ok) {
-      ++st.skipped;
-      return;
-    }
-    auto key = key_of(r, e, area.code);
-    if (!key) {
-      ++st.skipped;
-      return;
-    }
-    ++st.evaluated;
-    istr k = intern(*key);
-    cond_subject& s = st.subjects[k];
-    if (!recheck && event_time(e) < s.occurred) return;  // an older revision arriving late changes nothing
-    tri sel = eval_all(r.on.where, e);
-    tri fire = sel == tri::no ? tri::no : eval_all(r.fire_if, e);
-    if (sel == tri::missing || (sel == tri::yes && fire == tri::missing)) {
-      ++st.skipped;
-      return;
-    }
+    auto picked = pick_subject(st, e, recheck);
+    if (!picked) return;
+    auto& [area, k, sp, sel, fire] = *picked;
+    cond_subject& s = *sp;
     check_result cr;
     if (sel == tri::yes && fire == tri::yes) cr = run_check(r, e);
     bool violated = sel == tri::yes && fire == tri::yes && cr.violated;
@@ -919,27 +933,10 @@ struct engine::impl {
   // on.where or fire_if resolves them all.
   void condition_each(rule_state& st, const Envelope& e, millis log_time, bool recheck, const evidence* by) {
     const rule& r = *st.r;
-    auto area = pick_area(r, e);
-    if (area.country_wide && r.skip_country_wide) return;
-    if (!area.ok) {
-      ++st.skipped;
-      return;
-    }
-    auto key = key_of(r, e, area.code);
-    if (!key) {
-      ++st.skipped;
-      return;
-    }
-    ++st.evaluated;
-    istr k = intern(*key);
-    cond_subject& s = st.subjects[k];
-    if (!recheck && event_time(e) < s.occurred) return;  // an older revision arriving late changes nothing
-    tri sel = eval_all(r.on.where, e);
-    tri fire = sel == tri::no ? tri::no : eval_all(r.fire_if, e);
-    if (sel == tri::missing || (sel == tri::yes && fire == tri::missing)) {
-      ++st.skipped;
-      return;
-    }
+    auto picked = pick_subject(st, e, recheck);
+    if (!picked) return;
+    auto& [area, k, sp, sel, fire] = *picked;
+    cond_subject& s = *sp;
     if (!recheck) {
       s.occurred = event_time(e);
       s.bytes = shared_copy(e);

@@ -23,6 +23,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "bench/hub/envelope_template.h"
 #include "bench/hub/measure.h"
 #include "schemas/schema.h"
 #include "schemas/wire.h"
@@ -44,52 +45,6 @@ constexpr std::uint64_t mark_mask = 0xffffffffull << 32;
   std::fflush(stderr);
   std::_Exit(1);  // receiver threads may still be waiting; nothing to save
 }
-
-// A MandateActivity envelope of about `size` bytes whose id is rewritten in place for
-// every event (id.hi = mark | seq, id.lo = intended send time in ns).
-struct envelope_template {
-  std::vector<std::uint8_t> bytes;
-  std::size_t id_at = 0;
-
-  explicit envelope_template(std::size_t size) {
-    std::string title = "Community violence reduction patrol, Bentiu";
-    for (int pass = 0; pass < 2; ++pass) {
-      build(title);
-      if (bytes.size() < size) title.append(size - bytes.size(), '.');
-    }
-    auto check = schema::check_envelope(bytes);
-    if (check.reason != schema::Reason::ok) fail("the benchmark envelope is not valid: " + check.detail);
-    id_at = static_cast<std::size_t>(reinterpret_cast<const std::uint8_t*>(check.envelope->id()) - bytes.data());
-  }
-
-  void build(const std::string& title) {
-    flatbuffers::FlatBufferBuilder fbb(512);
-    auto payload = schema::CreateMandateActivity(fbb, fbb.CreateString("UNMISS-CVR-0042"), fbb.CreateString(title),
-                                                 fbb.CreateString("UNMISS"), schema::MandateArea::cvr,
-                                                 schema::Component::civilian, schema::ActivityStatus::active,
-                                                 fbb.CreateString("peace_security"));
-    schema::Id128 id(data_mark, 1);
-    auto src = fbb.CreateString("bench-unmiss");
-    auto country = fbb.CreateString("SSD");
-    schema::EnvelopeBuilder b(fbb);
-    b.add_id(&id);
-    b.add_source_system(src);
-    b.add_entity(schema::Entity::peacekeeping);
-    b.add_country(country);
-    b.add_occurred_at(1735689600000);
-    b.add_published_at(1735689600000);
-    b.add_classification(schema::Classification::public_);
-    b.add_payload_type(schema::Payload::MandateActivity);
-    b.add_payload(payload.Union());
-    schema::FinishEnvelopeBuffer(fbb, b.Finish());
-    bytes.assign(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
-  }
-
-  void set_id(std::uint64_t hi, std::uint64_t lo) {
-    flatbuffers::WriteScalar(bytes.data() + id_at, hi);
-    flatbuffers::WriteScalar(bytes.data() + id_at + 8, lo);
-  }
-};
 
 // The id of a delivered envelope, read without the verifier (the hub verified it).
 // ZeroMQ frames carry no alignment, and FlatBuffers reads aligned scalars, so the bytes
@@ -126,7 +81,7 @@ zmq::socket_t make_dealer(zmq::context_t& ctx, const std::string& endpoint, cons
 class publisher {
  public:
   publisher(zmq::context_t& ctx, const std::string& endpoint, std::size_t window)
-      : s_(make_dealer(ctx, endpoint, "bench-publisher")), window_(window), tmpl_(256) {}
+      : s_(make_dealer(ctx, endpoint, "bench-publisher")), window_(window), tmpl_(256, data_mark) {}
 
   [[nodiscard]] std::size_t envelope_size() const { return tmpl_.bytes.size(); }
   [[nodiscard]] std::uint64_t done() const { return acked_ + refused_; }
@@ -188,7 +143,7 @@ class publisher {
  private:
   zmq::socket_t s_;
   std::size_t window_;
-  envelope_template tmpl_;
+  bench::envelope_template tmpl_;  // id.hi = mark | seq, id.lo = intended send time in ns
   std::uint64_t sent_ = 0, acked_ = 0, refused_ = 0;
   std::vector<zmq::message_t> frames_;
 };

@@ -33,6 +33,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "bench/hub/envelope_template.h"
 #include "bench/hub/measure.h"
 #include "hub/security/security.h"
 #include "schemas/schema.h"
@@ -46,35 +47,6 @@ using namespace hub;
 [[noreturn]] void fail(const std::string& what) {
   std::cerr << "bench_signing: " << what << "\n";
   std::exit(1);
-}
-
-// A MandateActivity envelope (about 280 bytes); returns it and where its id is.
-std::vector<std::uint8_t> make_envelope(std::size_t& id_at) {
-  flatbuffers::FlatBufferBuilder fbb(512);
-  std::string title = "Community violence reduction patrol, Bentiu";
-  auto payload = schema::CreateMandateActivity(fbb, fbb.CreateString("UNMISS-CVR-0042"), fbb.CreateString(title),
-                                               fbb.CreateString("UNMISS"), schema::MandateArea::cvr,
-                                               schema::Component::civilian, schema::ActivityStatus::active,
-                                               fbb.CreateString("peace_security"));
-  schema::Id128 id(1, 1);
-  auto src = fbb.CreateString("bench-unmiss");
-  auto country = fbb.CreateString("SSD");
-  schema::EnvelopeBuilder b(fbb);
-  b.add_id(&id);
-  b.add_source_system(src);
-  b.add_entity(schema::Entity::peacekeeping);
-  b.add_country(country);
-  b.add_occurred_at(1735689600000);
-  b.add_published_at(1735689600000);
-  b.add_classification(schema::Classification::public_);
-  b.add_payload_type(schema::Payload::MandateActivity);
-  b.add_payload(payload.Union());
-  schema::FinishEnvelopeBuffer(fbb, b.Finish());
-  std::vector<std::uint8_t> bytes(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
-  auto check = schema::check_envelope(bytes);
-  if (check.reason != schema::Reason::ok) fail("the benchmark envelope is not valid: " + check.detail);
-  id_at = static_cast<std::size_t>(reinterpret_cast<const std::uint8_t*>(check.envelope->id()) - bytes.data());
-  return bytes;
 }
 
 struct hubd_child {
@@ -201,8 +173,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (sodium_init() < 0) fail("libsodium failed to initialise");
 
-  std::size_t id_at = 0;
-  auto env = make_envelope(id_at);
+  const bench::envelope_template event;  // a MandateActivity of about 280 bytes
+  auto env = event.bytes;
+  const std::size_t id_at = event.id_at;
   unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
   crypto_sign_keypair(pk, sk);
 

@@ -1,5 +1,7 @@
 #include "tools/hubctl/cli.h"
 
+#include <cstdlib>
+
 #include <charconv>
 
 #include "adapters/sdk/event.h"
@@ -20,6 +22,12 @@ std::string context::hubs_text() const {
   std::string s;
   for (const auto& h : hubs) s += (s.empty() ? "" : ", ") + h;
   return s;
+}
+
+std::string ops_address(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* env = std::getenv("HUB_HTTP");
+  return env != nullptr && *env != '\0' ? env : "127.0.0.1:7470";
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {

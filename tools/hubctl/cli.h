@@ -50,6 +50,10 @@ void add_log(CLI::App& app, context& ctx);
 // "250ms", "10s", "2m", "1h", or a bare number of seconds; nullopt if not a duration.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
+// The hub's ops HTTP endpoint (host:port): `flag` if given, else $HUB_HTTP, else
+// 127.0.0.1:7470.
+std::string ops_address(const std::string& flag);
+
 // "new", "earliest", "offset:N", "time:ISO-8601" (or time:MS); nullopt if not valid.
 std::optional<hub::sdk::start_position> parse_start(std::string_view text);
 

@@ -40,11 +40,7 @@ void add_rules(CLI::App& app, context& ctx) {
   reload->add_option("--http", *http, "host:port of the hub's ops endpoint (default: $HUB_HTTP, else 127.0.0.1:7470)");
   reload->callback([&ctx, http] {
     ctx.run = [http] {
-      std::string addr = *http;
-      if (addr.empty()) {
-        const char* env = std::getenv("HUB_HTTP");
-        addr = env != nullptr && *env != '\0' ? env : "127.0.0.1:7470";
-      }
+      std::string addr = ops_address(*http);
       httplib::Client client("http://" + addr);
       client.set_connection_timeout(5, 0);
       client.set_read_timeout(30, 0);

@@ -20,11 +20,7 @@ void add_top(CLI::App& app, context& ctx) {
   cmd->add_flag("--once", *once, "print one frame and exit");
   cmd->callback([&ctx, http, once] {
     ctx.run = [http, once] {
-      std::string addr = *http;
-      if (addr.empty()) {
-        const char* env = std::getenv("HUB_HTTP");
-        addr = env != nullptr && *env != '\0' ? env : "127.0.0.1:7470";
-      }
+      std::string addr = ops_address(*http);
       if (*once) return hub::hubtop::run_status(addr, false, std::cout, std::cerr) == 0 ? exit_ok : exit_failed;
       return hub::hubtop::run_top(addr) == 0 ? exit_ok : exit_failed;
     };

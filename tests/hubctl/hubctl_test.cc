@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/hubd_process.h"
-#include "tests/support/run_program.h"
+#include "tests/support/run_command.h"
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include "hub/log/format.h"
 #include "hub/log/log.h"
 #include "tests/log/log_test_support.h"
-#include "tests/support/run_program.h"
+#include "tests/support/run_command.h"
 #include "tests/support/temp_dir.h"
 
 using namespace hub;

@@ -10,7 +10,7 @@
 #include "hub/ops/metrics.h"
 #include "hub/ops/status_snapshot.h"
 #include "tests/ops/live_helpers.h"
-#include "tests/ops/run_command.h"
+#include "tests/support/run_command.h"
 #include "tests/support/hubd_process.h"
 
 using namespace hub::test;

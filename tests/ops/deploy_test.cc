@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "tests/ops/run_command.h"
+#include "tests/support/run_command.h"
 #include "tests/support/temp_dir.h"
 
 namespace {

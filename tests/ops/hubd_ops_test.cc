@@ -6,7 +6,7 @@
 
 #include "adapters/sdk/sdk.h"
 #include "tests/ops/live_helpers.h"
-#include "tests/ops/run_command.h"
+#include "tests/support/run_command.h"
 #include "tests/support/envelopes.h"
 #include "tests/support/hubd_process.h"
 

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/ops/run_command.h"
+#include "tests/support/run_command.h"
 #include "tests/support/temp_dir.h"
 
 using namespace hub::ops;

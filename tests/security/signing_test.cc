@@ -18,7 +18,7 @@
 #include "schemas/schema.h"
 #include "tests/support/envelopes.h"
 #include "tests/support/hubd_process.h"
-#include "tests/support/run_program.h"
+#include "tests/support/run_command.h"
 
 namespace {
 

@@ -106,6 +106,25 @@ struct broker::impl {
     std::chrono::steady_clock::time_point received{};
   };
 
+  // One record of the tail cache (broker_options::tail_cache_bytes): as appended, with
+  // the envelope in a refcounted ZeroMQ message that every EVT and the mirror share.
+  struct tail_entry {
+    offset off;
+    millis log_time = 0;
+    schema::Id128 id;
+    std::string topic;
+    zmq::message_t envelope;
+    std::vector<std::uint8_t> signature;
+
+    [[nodiscard]] store::record_view view() const {
+      return {off, log_time, id, topic,
+              std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(envelope.data()), envelope.size()),
+              signature};
+    }
+    // What it holds, with a fixed share for the entry itself and the allocations.
+    [[nodiscard]] std::size_t cost() const { return envelope.size() + topic.size() + signature.size() + 256; }
+  };
+
   broker_options opts;
   std::unique_ptr<store::store> st;
   broker_hooks hooks;
@@ -131,6 +150,10 @@ struct broker::impl {
   std::uint64_t next_handle = 1;
 
   std::vector<pending_pub> batch;
+  // The tail cache: records of consecutive offsets, the newest last. Empty when the store
+  // numbers records itself (tickets are not offsets) or the cache is switched off.
+  std::deque<tail_entry> tail;
+  std::size_t tail_bytes = 0;
   std::vector<deferred_pub> deferred;    // this turn's PUBs waiting for signature checks
   std::unique_ptr<work_pool> verifiers;  // made when a turn first has two signatures to check
   std::deque<pending_ack> acks;
@@ -761,12 +784,89 @@ struct broker::impl {
       counters.events_in++;
       counters.bytes_in += p.own.empty() ? p.envelope.size() : p.own.size();
       if (!p.identity.empty()) acks.push_back({p.identity, p.seq, p.off, false, turn_started});
+      remember(p, now);
     }
     batch.clear();
   }
 
-  void request_sync(millis now) {
+  // ---------------------------------------------------------------- tail cache
+
+  // Keeps a just-appended record in the tail cache (its topic and signature are moved
+  // out of p). The envelope is copied into a buffer of its own, so that the cache never
+  // pins a client's ZeroMQ receive buffer.
+  void remember(pending_pub& p, millis log_time) {
+    if (opts.tail_cache_bytes == 0 || !st->tickets_are_offsets()) return;
+    if (!tail.empty() && tail.back().off.next() != p.off) drop_tail();  // never a gap
+    auto data = p.own.empty() ? bytes(p.envelope) : std::span<const std::uint8_t>(p.own);
+    tail_entry e;
+    e.off = p.off;
+    e.log_time = log_time;
+    e.id = p.id;
+    e.topic = std::move(p.topic);
+    e.envelope = zmq::message_t(data.data(), data.size());
+    e.signature = std::move(p.signature);
+    tail_bytes += e.cost();
+    tail.push_back(std::move(e));
+    while (tail_bytes > opts.tail_cache_bytes && tail.size() > 1) {
+      tail_bytes -= tail.front().cost();
+      tail.pop_front();
+    }
+  }
+
+  void drop_tail() {
+    tail.clear();
+    tail_bytes = 0;
+  }
+
+  // Keeps the cache within the store's records: retention may have dropped the oldest,
+  // and a store that cut its tail back after a failed write the newest.
+  void trim_tail() {
+    while (!tail.empty() && tail.back().off >= st->end()) {
+      tail_bytes -= tail.back().cost();
+      tail.pop_back();
+    }
+    while (!tail.empty() && tail.front().off < st->begin()) {
+      tail_bytes -= tail.front().cost();
+      tail.pop_front();
+    }
+  }
+
+  // Visits the records [from, limit) in order, at most max of them: from the tail cache
+  // where it has them (visit gets the entry too), from the store before that (visit gets
+  // nullptr). Returns the offset after the last record visited or skipped, like read().
+  template <typename Visit>
+  result<offset> visit_range(offset from, offset limit, std::size_t max, Visit&& visit) {
+    if (!tail.empty() && from >= tail.front().off && from < limit) {
+      std::size_t i = static_cast<std::size_t>(from.value - tail.front().off.value);
+      if (i < tail.size()) {
+        offset next = from;
+        for (std::size_t n = 0; i < tail.size() && next < limit && n < max; ++i, ++n) {
+          tail_entry& e = tail[i];
+          next = e.off.next();
+          if (!visit(e.view(), &e)) break;
+        }
+        return next;
+      }
+    }
+    if (!tail.empty() && from < tail.front().off) limit = std::min(limit, tail.front().off);
+    return st->read(from, limit, max, [&](const store::record_view& v) { return visit(v, nullptr); });
+  }
+
+  // appended: how many events this turn appended. A small batch on a store with a local
+  // fsync is synced right here (see broker_options::inline_sync_max).
+  void request_sync(millis now, std::size_t appended = ~std::size_t{0}) {
     if (sync_in_flight || !st->needs_sync() || st->durable_end() >= st->end() || now < sync_retry_at) return;
+    if (appended <= opts.inline_sync_max && st->sync_is_local()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      status r = st->sync();
+      if (!r) {
+        spdlog::error("store sync failed: {}; acknowledgements wait until it succeeds", r.message());
+        sync_retry_at = now_millis() + 100;
+      } else if (hooks.on_sync) {
+        hooks.on_sync(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      return;
+    }
     // The sync thread's PAIR peer is connected from bind() on; a refused send only
     // means it is not ready yet, and the next turn asks again.
     if (sync_sock.send(zmq::str_buffer("sync"), zmq::send_flags::dontwait)) sync_in_flight = true;
@@ -822,9 +922,10 @@ struct broker::impl {
     if (d <= last_durable) return;
     offset from = last_durable;
     last_durable = d;
+    trim_tail();
     while (from < d) {
-      auto r = st->read(from, d, 4096, [&](const store::record_view& v) {
-        on_new_record(v);
+      auto r = visit_range(from, d, 4096, [&](const store::record_view& v, tail_entry* e) {
+        on_new_record(v, e);
         return true;
       });
       if (!r || r.value() <= from) {
@@ -849,7 +950,9 @@ struct broker::impl {
     return c;
   }
 
-  void on_new_record(const store::record_view& stored) {
+  // A durable record (and its tail cache entry, if it has one): mirror it and deliver it
+  // to the live subscriptions whose pattern it matches.
+  void on_new_record(const store::record_view& stored, tail_entry* cached) {
     const store::record_view v = aligned(stored);
     bool mirror_ok = !opts.acl || schema::GetEnvelope(v.envelope.data())->classification() ==
                                       schema::Classification::public_;
@@ -857,7 +960,13 @@ struct broker::impl {
       try {
         auto r1 = mirror->send(zmq::buffer(v.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
         if (r1) {
-          mirror->send(zmq::buffer(v.envelope.data(), v.envelope.size()), zmq::send_flags::dontwait);
+          if (cached != nullptr) {
+            zmq::message_t m;
+            m.copy(cached->envelope);
+            mirror->send(m, zmq::send_flags::dontwait);
+          } else {
+            mirror->send(zmq::buffer(v.envelope.data(), v.envelope.size()), zmq::send_flags::dontwait);
+          }
           counters.mirror_sent++;
         } else {
           counters.mirror_dropped++;
@@ -880,7 +989,7 @@ struct broker::impl {
         counters.credit_stalls++;
         continue;
       }
-      if (!send_evt(s, v)) {
+      if (!send_evt(s, v, cached)) {
         s.live = false;
         s.cursor = v.off;
       }
@@ -894,16 +1003,18 @@ struct broker::impl {
     }
   }
 
-  bool send_evt(subscription& s, const store::record_view& v) {
+  bool send_evt(subscription& s, const store::record_view& v, tail_entry* cached) {
     std::string identity = s.identity;  // s may be removed if the client is gone
     const std::string_view env(reinterpret_cast<const char*>(v.envelope.data()), v.envelope.size());
+    const std::string_view sig(reinterpret_cast<const char*>(v.signature.data()), v.signature.size());
     // A stored signature goes with the event as a fifth frame (docs/protocol.md).
-    bool ok = v.signature.empty()
+    bool ok = cached != nullptr
+                  ? send_evt_shared(identity, s.sub_id, v, cached->envelope)
+              : v.signature.empty()
                   ? send_to(identity, wire::rep_evt, wire::u64_frame(s.sub_id), wire::u64_frame(v.off.value),
                             std::string_view(v.topic), env)
                   : send_to(identity, wire::rep_evt, wire::u64_frame(s.sub_id), wire::u64_frame(v.off.value),
-                            std::string_view(v.topic), env,
-                            std::string_view(reinterpret_cast<const char*>(v.signature.data()), v.signature.size()));
+                            std::string_view(v.topic), env, sig);
     if (!ok) return false;
     s.credit--;
     counters.events_out++;
@@ -912,8 +1023,37 @@ struct broker::impl {
     return true;
   }
 
-  // Subscriptions behind the live edge read from the store while they have credit.
+  // An EVT whose envelope frame shares the tail entry's buffer (zmq_msg_copy: a reference,
+  // not a copy). Returns and drops like send_parts.
+  bool send_evt_shared(const std::string& identity, std::uint64_t sub_id, const store::record_view& v,
+                       zmq::message_t& envelope) {
+    const auto more = zmq::send_flags::dontwait | zmq::send_flags::sndmore;
+    try {
+      // Only the first frame can fail: ZeroMQ sends multipart messages atomically.
+      if (!router.send(zmq::buffer(identity), more)) return false;
+      router.send(zmq::buffer(wire::rep_evt), more);
+      router.send(zmq::buffer(wire::u64_frame(sub_id)), more);
+      router.send(zmq::buffer(wire::u64_frame(v.off.value)), more);
+      router.send(zmq::buffer(v.topic), more);
+      zmq::message_t m;
+      m.copy(envelope);
+      if (v.signature.empty()) {
+        router.send(m, zmq::send_flags::dontwait);
+      } else {
+        router.send(m, more);
+        router.send(zmq::buffer(v.signature.data(), v.signature.size()), zmq::send_flags::dontwait);
+      }
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EHOSTUNREACH) throw;
+      gone.push_back(identity);
+    }
+    return true;
+  }
+
+  // Subscriptions behind the live edge read from the store (or the tail cache) while
+  // they have credit.
   void serve_lagging() {
+    trim_tail();
     std::vector<std::uint64_t> handles;
     for (auto& [h, s] : subs)
       if (!s.live) handles.push_back(h);
@@ -929,7 +1069,8 @@ struct broker::impl {
       if (s.credit == 0) continue;
       bool blocked = false;
       offset cursor = s.cursor;
-      auto r = st->read(s.cursor, last_durable, opts.delivery_burst, [&](const store::record_view& stored) {
+      auto r = visit_range(s.cursor, last_durable, opts.delivery_burst, [&](const store::record_view& stored,
+                                                                             tail_entry* cached) {
         if (!topic::matches(s.pattern, stored.topic)) {
           cursor = stored.off.next();
           return true;
@@ -939,7 +1080,7 @@ struct broker::impl {
           cursor = v.off.next();
           return true;
         }
-        if (!send_evt(s, v)) {
+        if (!send_evt(s, v, cached)) {
           blocked = true;
           return false;
         }
@@ -1122,8 +1263,9 @@ struct broker::impl {
         }
       }
       verify_deferred();
+      const std::size_t appended = batch.size();
       append_batch();
-      request_sync(now);
+      request_sync(now, appended);
       advance_durable();
       serve_lagging();
       flush_outboxes();

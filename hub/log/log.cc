@@ -313,6 +313,8 @@ class event_log final : public hub::store::store {
     return opts_.fsync == fsync_policy::batch && !sync_failed_.load() && durable_end_.load() < end_;
   }
 
+  bool sync_is_local() const override { return true; }
+
   offset durable_end() const override { return offset{durable_end_.load()}; }
   offset begin() const override { return offset{begin_}; }
   offset end() const override { return offset{end_}; }

@@ -1,3 +1,6 @@
+#include <optional>
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 #include "hub/dedup/dedup.h"
@@ -28,4 +31,66 @@ TEST_CASE("an erased id is no longer a duplicate", "[dedup]") {
   w.insert(Id128(9, 9), offset{1});
   w.erase(Id128(9, 9));
   CHECK_FALSE(w.find(Id128(9, 9)).has_value());
+}
+
+TEST_CASE("an id inserted again keeps its place until its newest insertion is the oldest", "[dedup]") {
+  dedup_window w(3);
+  w.insert(Id128(0, 1), offset{1});
+  w.insert(Id128(0, 2), offset{2});
+  w.erase(Id128(0, 1));
+  w.insert(Id128(0, 1), offset{3});  // stored again after a failed append, at a new offset
+  w.insert(Id128(0, 4), offset{4});  // full: forgets the first insertion of id 1, which is stale
+  REQUIRE(w.find(Id128(0, 1)).has_value());
+  CHECK(w.find(Id128(0, 1))->value == 3);
+  w.insert(Id128(0, 5), offset{5});  // forgets id 2
+  CHECK_FALSE(w.find(Id128(0, 2)).has_value());
+  CHECK(w.find(Id128(0, 1)).has_value());
+  w.insert(Id128(0, 6), offset{6});  // now id 1's own insertion is the oldest
+  CHECK_FALSE(w.find(Id128(0, 1)).has_value());
+  CHECK(w.size() == 3);
+}
+
+TEST_CASE("the window agrees with a plain model through many inserts, erases and evictions", "[dedup]") {
+  // Small capacities make long probe runs and every wrap-around of the table; the model
+  // is the last `cap` insertions, minus erased ids.
+  for (std::size_t cap : {1u, 2u, 7u, 64u, 1000u}) {
+    dedup_window w(cap);
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> order;  // (id, offset) in insertion order
+    std::uint64_t state = 0x243f6a8885a308d3ull;
+    auto rnd = [&] {
+      state ^= state << 13;
+      state ^= state >> 7;
+      state ^= state << 17;
+      return state;
+    };
+    auto model_find = [&](std::uint64_t id) -> std::optional<std::uint64_t> {
+      // The newest insertion of id among the window's last `cap`, unless erased after it.
+      const std::size_t first = order.size() > cap ? order.size() - cap : 0;
+      for (std::size_t i = order.size(); i-- > first;)
+        if (order[i].first == id) return order[i].second == ~0ull ? std::nullopt : std::optional(order[i].second);
+      return std::nullopt;
+    };
+    for (std::uint64_t step = 1; step <= 20000; ++step) {
+      const std::uint64_t id = rnd() % (cap * 3 + 1);
+      if (rnd() % 5 == 0) {
+        w.erase(Id128(id, ~id));
+        // Mark every remembered insertion of id as erased.
+        for (auto& o : order)
+          if (o.first == id) o.second = ~0ull;
+      } else {
+        w.insert(Id128(id, ~id), offset{step});
+        order.push_back({id, step});
+      }
+      if (step % 97 == 0 || cap < 10) {
+        for (std::uint64_t probe = 0; probe <= cap * 3; ++probe) {
+          auto got = w.find(Id128(probe, ~probe));
+          auto want = model_find(probe);
+          INFO("capacity " << cap << ", step " << step << ", id " << probe);
+          REQUIRE(got.has_value() == want.has_value());
+          if (got) REQUIRE(got->value == *want);
+        }
+      }
+    }
+    CHECK(w.size() <= cap);
+  }
 }

@@ -1,0 +1,195 @@
+// The broker's delivery paths, in this process on a real embedded log: live delivery
+// from the tail cache, lagging subscribers read back from the log and then from the
+// cache, the cache switched off, and ACKs that never run ahead of the fsync whether the
+// loop syncs a small turn itself or hands the sync to its sync thread.
+#include <catch2/catch.hpp>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include <array>
+#include <cstring>
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "hub/broker/broker.h"
+#include "hub/log/log.h"
+#include "schemas/wire.h"
+#include "tests/support/envelopes.h"
+#include "tests/support/temp_dir.h"
+
+namespace {
+
+namespace wire = hub::wire;
+using namespace std::chrono_literals;
+
+// A broker on an embedded log in a fresh directory, its loop on a thread, stopped at
+// scope end.
+struct running_hub {
+  hub::test::temp_dir dir{"broker-delivery"};
+  std::unique_ptr<hub::broker::broker> b;
+  std::thread loop;
+  running_hub(std::size_t tail_cache_bytes, std::size_t inline_sync_max, hub::log::fsync_policy fsync) {
+    hub::log::log_options lo;
+    lo.fsync = fsync;
+    lo.segment_bytes = 64 << 10;  // several segments, so reads cross segment ends
+    auto st = hub::log::open_log(dir / "data", lo);
+    if (!st) FAIL("cannot open the log: " << st.error().message());
+    hub::broker::broker_options bo;
+    bo.endpoint = "tcp://127.0.0.1:*";
+    bo.mirror_endpoint = "";
+    bo.tail_cache_bytes = tail_cache_bytes;
+    bo.inline_sync_max = inline_sync_max;
+    bo.delivery_burst = 16;  // lagging subscriptions advance in small steps
+    b = std::make_unique<hub::broker::broker>(bo, std::move(st.value()));
+    hub::status s = b->bind();
+    if (!s) FAIL("cannot bind: " << s.message());
+    loop = std::thread([this] { b->run(); });
+  }
+  ~running_hub() {
+    b->stop();
+    loop.join();
+  }
+};
+
+zmq::socket_t dealer(zmq::context_t& ctx, const std::string& endpoint) {
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::rcvtimeo, 10000);
+  s.connect(endpoint);
+  return s;
+}
+
+std::vector<zmq::message_t> recv_reply(zmq::socket_t& s) {
+  std::vector<zmq::message_t> parts;
+  if (!zmq::recv_multipart(s, std::back_inserter(parts))) parts.clear();
+  return parts;
+}
+
+void subscribe(zmq::socket_t& s, std::uint64_t credit) {
+  const std::string sub_id = wire::u64_frame(1), pattern = ">", arg = wire::u64_frame(0), durable,
+                    cr = wire::u64_frame(credit);
+  std::array<zmq::const_buffer, 7> f = {zmq::buffer(wire::cmd_sub), zmq::buffer(sub_id),  zmq::buffer(pattern),
+                                        zmq::buffer(wire::start_new), zmq::buffer(arg), zmq::buffer(durable),
+                                        zmq::buffer(cr)};
+  zmq::send_multipart(s, f);
+  auto ok = recv_reply(s);
+  REQUIRE(!ok.empty());
+  REQUIRE(ok[0].to_string() == "SUBOK");
+}
+
+void grant(zmq::socket_t& s, std::uint64_t credit) {
+  const std::string sub_id = wire::u64_frame(1), cr = wire::u64_frame(credit);
+  std::array<zmq::const_buffer, 3> f = {zmq::buffer(wire::cmd_credit), zmq::buffer(sub_id), zmq::buffer(cr)};
+  zmq::send_multipart(s, f);
+}
+
+// Publishes n envelopes, all in flight at once; returns their ids by offset.
+std::map<std::uint64_t, hub::schema::Id128> publish(zmq::socket_t& pub, std::uint64_t n, std::uint64_t tag) {
+  std::map<std::uint64_t, hub::schema::Id128> seq_to_id;
+  for (std::uint64_t i = 1; i <= n; ++i) {
+    hub::test::envelope_spec spec;
+    spec.id_hi = tag;
+    spec.id_lo = i;
+    spec.pad_to = 300;
+    auto env = hub::test::make_envelope(spec);
+    seq_to_id[i] = hub::test::envelope_id(env);
+    const std::string seq = wire::u64_frame(i);
+    std::array<zmq::const_buffer, 3> f = {zmq::buffer(wire::cmd_pub), zmq::buffer(seq), zmq::buffer(env)};
+    zmq::send_multipart(pub, f);
+  }
+  std::map<std::uint64_t, hub::schema::Id128> by_offset;
+  std::uint64_t acked = 0;
+  while (acked < n) {
+    auto r = recv_reply(pub);
+    REQUIRE(!r.empty());
+    REQUIRE(r[0].to_string() == "ACK");
+    const auto* p = static_cast<const std::uint8_t*>(r[1].data());
+    for (std::size_t k = 0; k + 16 <= r[1].size(); k += 16, ++acked)
+      by_offset[wire::get_u64(p + k + 8)] = seq_to_id.at(wire::get_u64(p + k));
+  }
+  return by_offset;
+}
+
+// Reads EVTs until `expected` arrived, granting `step` credit each time the last grant
+// is used up; returns (offset, id) in arrival order.
+std::vector<std::pair<std::uint64_t, hub::schema::Id128>> receive(zmq::socket_t& sub, std::size_t expected,
+                                                                  std::uint64_t step) {
+  std::vector<std::pair<std::uint64_t, hub::schema::Id128>> got;
+  std::uint64_t left = step;
+  while (got.size() < expected) {
+    auto e = recv_reply(sub);
+    REQUIRE(!e.empty());  // 10 s without an event
+    REQUIRE(e[0].to_string() == "EVT");
+    REQUIRE(e.size() == 5);
+    std::vector<std::uint8_t> env(e[4].size());
+    std::memcpy(env.data(), e[4].data(), env.size());
+    got.emplace_back(wire::get_u64(static_cast<const std::uint8_t*>(e[2].data())), hub::test::envelope_id(env));
+    if (--left == 0) {
+      grant(sub, step);
+      left = step;
+    }
+  }
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE("subscribers far behind the tail cache, inside it and at the live edge get every event once and in order",
+          "[broker][delivery]") {
+  // 0: no cache; 4 KiB: a handful of events, so a slow subscriber is served from the log
+  // and then from the cache again; default: every event of the test stays cached.
+  const std::size_t cache = GENERATE(std::size_t{0}, std::size_t{4096}, std::size_t{32} << 20);
+  INFO("tail_cache_bytes " << cache);
+  running_hub h(cache, 32, hub::log::fsync_policy::never);
+  zmq::context_t ctx;
+  auto fast = dealer(ctx, h.b->endpoint());
+  auto slow = dealer(ctx, h.b->endpoint());
+  subscribe(fast, 100000);
+  subscribe(slow, 3);
+  auto pub = dealer(ctx, h.b->endpoint());
+  constexpr std::uint64_t n = 1500;
+  auto published = publish(pub, n, 0x7a11);
+  REQUIRE(published.size() == n);
+
+  auto check = [&](const std::vector<std::pair<std::uint64_t, hub::schema::Id128>>& got) {
+    REQUIRE(got.size() == n);
+    std::uint64_t expect = published.begin()->first;
+    for (const auto& [off, id] : got) {
+      REQUIRE(off == expect);  // in order, none twice, none left out
+      REQUIRE(id.hi() == published.at(off).hi());
+      REQUIRE(id.lo() == published.at(off).lo());
+      ++expect;
+    }
+  };
+  check(receive(fast, n, 100000));
+  check(receive(slow, n, 3));  // 3 at a time: far behind the publisher all along
+  // Nothing more arrives for either.
+  fast.set(zmq::sockopt::rcvtimeo, 200);
+  CHECK(recv_reply(fast).empty());
+}
+
+TEST_CASE("an ACK never runs ahead of the fsync, whether the loop syncs a small turn or the sync thread does",
+          "[broker][delivery][durability]") {
+  const std::size_t inline_max = GENERATE(std::size_t{0}, std::size_t{32});
+  INFO("inline_sync_max " << inline_max);
+  running_hub h(32 << 20, inline_max, hub::log::fsync_policy::batch);
+  zmq::context_t ctx;
+  auto pub = dealer(ctx, h.b->endpoint());
+  auto sub = dealer(ctx, h.b->endpoint());
+  subscribe(sub, 100000);
+  // One PUB at a time (a quiet hub: the turns inline syncing is for), then a burst.
+  for (std::uint64_t i = 1; i <= 50; ++i) {
+    auto acked = publish(pub, 1, 0x5100 + i);
+    REQUIRE(acked.size() == 1);
+    const std::uint64_t off = acked.begin()->first;
+    CHECK(h.b->store().durable_end().value > off);
+    auto got = receive(sub, 1, 100000);
+    CHECK(got[0].first == off);
+  }
+  auto burst = publish(pub, 2000, 0x5200);
+  CHECK(h.b->store().durable_end().value > burst.rbegin()->first);
+  auto got = receive(sub, 2000, 100000);
+  CHECK(got.front().first == burst.begin()->first);
+  CHECK(got.back().first == burst.rbegin()->first);
+}

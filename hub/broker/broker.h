@@ -40,7 +40,7 @@ struct broker_options {
   // The newest events kept in memory after their append (envelope, topic, signature):
   // live delivery, the mirror and subscribers close behind the tail are served from
   // there, one envelope buffer shared by every EVT, instead of reading the log back.
-  std::size_t tail_cache_bytes = 32u << 20;
+  std::size_t tail_cache_bytes = 16u << 20;
   // A turn that appended at most this many events, with no sync running, makes them
   // durable on the loop thread itself (stores with a local fsync only): a quiet hub
   // then ACKs and delivers without waking the sync thread. Busier turns hand the sync

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <bit>
 #include <new>
 
@@ -23,24 +24,33 @@ std::uint64_t fold_mul(std::uint64_t a, std::uint64_t b) {
 
 void dedup_window::unmap::operator()(entry* p) const { ::munmap(p, bytes); }
 
-dedup_window::dedup_window(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {
-  // At most half full: a miss (the common case) then probes about two slots.
-  const std::size_t slots = std::bit_ceil(capacity_ * 2);
-  mask_ = slots - 1;
-  // Zero pages, committed by the kernel as ids land on them. (Transparent huge pages
-  // were tried: 5-10 % faster lookups, but the whole table resident from the first
-  // thousand ids on.)
-  const std::size_t bytes = slots * sizeof(entry);
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
-  slots_ = std::unique_ptr<entry[], unmap>(static_cast<entry*>(p), unmap{bytes});
-  ring_.reserve(capacity_);
+dedup_window::dedup_window(std::size_t capacity)
+    : capacity_(capacity == 0 ? 1 : capacity), max_slots_(std::bit_ceil(capacity_ * 2)) {
+  allocate(std::min<std::size_t>(max_slots_, 4096));
   if (sodium_init() < 0) {
     seed_[0] = 0x9e3779b97f4a7c15ull;  // randombytes is unavailable; still a good spread
     seed_[1] = 0xc2b2ae3d27d4eb4full;
   } else {
     randombytes_buf(seed_, sizeof seed_);
   }
+}
+
+void dedup_window::allocate(std::size_t slots) {
+  // Zero pages, committed by the kernel as ids land on them. (Transparent huge pages
+  // were tried: 5-10 % faster lookups, but every page resident from the first ids on.)
+  const std::size_t bytes = slots * sizeof(entry);
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  slots_ = std::unique_ptr<entry[], unmap>(static_cast<entry*>(p), unmap{bytes});
+  mask_ = slots - 1;
+}
+
+void dedup_window::grow() {
+  const std::size_t old_slots = mask_ + 1;
+  auto old = std::move(slots_);
+  allocate(old_slots * 2);
+  for (std::size_t j = 0; j < old_slots; ++j)
+    if (old[j].off1 != 0) slots_[slot_of(old[j].hi, old[j].lo)] = old[j];
 }
 
 std::size_t dedup_window::home(std::uint64_t hi, std::uint64_t lo) const {
@@ -74,6 +84,8 @@ void dedup_window::insert(const schema::Id128& id, offset off) {
   } else {
     ring_.push_back(k);
   }
+  // Kept at most half full: a miss (the common case) then probes about two slots.
+  if ((size_ + 1) * 2 > mask_ + 1 && mask_ + 1 < max_slots_) grow();
   const std::size_t i = slot_of(k.hi, k.lo);
   if (slots_[i].off1 == 0) ++size_;
   slots_[i] = k;

@@ -4,8 +4,10 @@
 // Every PUB looks its id up and almost every one is new, so the table is built for a
 // miss: one flat, open-addressed array (linear probing, at most half full, so a miss
 // reads about two slots of one cache line), no node per id and no allocation per event.
-// Fixed memory: 24 bytes per slot (2N..4N slots) plus a ring of the N newest ids in
-// insertion order (24 bytes each), which says which id to forget when the window is full.
+// Memory: 24 bytes per slot plus a ring of the N newest ids in insertion order (24 bytes
+// each), which says which id to forget when the window is full. The table starts small
+// and doubles as ids arrive, up to 2N..4N slots, so a hub's memory grows with the ids it
+// has seen, not with the window it may fill one day.
 // Clients choose ids, so the slot of an id comes from a hash keyed with a random seed per
 // process: nobody can prepare ids that pile up in one run of slots.
 #pragma once
@@ -44,12 +46,15 @@ class dedup_window {
     void operator()(entry* p) const;
   };
 
+  void allocate(std::size_t slots);  // an empty table of this many slots (a power of two)
+  void grow();                        // doubles the table, keeping every entry
   [[nodiscard]] std::size_t home(std::uint64_t hi, std::uint64_t lo) const;
   [[nodiscard]] std::size_t slot_of(std::uint64_t hi, std::uint64_t lo) const;  // the id's slot or a free one
   void erase_slot(std::size_t i);
 
   std::size_t capacity_;
-  std::size_t mask_;          // slots - 1 (slots is a power of two)
+  std::size_t mask_ = 0;      // slots - 1 (slots is a power of two)
+  std::size_t max_slots_;     // the size the table grows to: at most half full when the window is
   std::uint64_t seed_[2];     // keys the slot hash
   std::unique_ptr<entry[], unmap> slots_;  // an anonymous mapping of zero pages
   std::size_t size_ = 0;

@@ -1,4 +1,5 @@
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -50,12 +51,14 @@ TEST_CASE("an id inserted again keeps its place until its newest insertion is th
   CHECK(w.size() == 3);
 }
 
-TEST_CASE("the window agrees with a plain model through many inserts, erases and evictions", "[dedup]") {
-  // Small capacities make long probe runs and every wrap-around of the table; the model
-  // is the last `cap` insertions, minus erased ids.
-  for (std::size_t cap : {1u, 2u, 7u, 64u, 1000u}) {
+TEST_CASE("the window agrees with a plain model through many inserts, erases, evictions and growth", "[dedup]") {
+  // Small capacities make long probe runs and every wrap-around of the table; 5000 makes
+  // the table grow twice. The model: an id is remembered if its newest insertion is among
+  // the last `cap` insertions and it was not erased after it.
+  for (std::size_t cap : {1u, 2u, 7u, 64u, 1000u, 5000u}) {
     dedup_window w(cap);
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> order;  // (id, offset) in insertion order
+    std::uint64_t inserts = 0;
+    std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> newest;  // id -> (insert no, offset)
     std::uint64_t state = 0x243f6a8885a308d3ull;
     auto rnd = [&] {
       state ^= state << 13;
@@ -64,25 +67,23 @@ TEST_CASE("the window agrees with a plain model through many inserts, erases and
       return state;
     };
     auto model_find = [&](std::uint64_t id) -> std::optional<std::uint64_t> {
-      // The newest insertion of id among the window's last `cap`, unless erased after it.
-      const std::size_t first = order.size() > cap ? order.size() - cap : 0;
-      for (std::size_t i = order.size(); i-- > first;)
-        if (order[i].first == id) return order[i].second == ~0ull ? std::nullopt : std::optional(order[i].second);
-      return std::nullopt;
+      auto it = newest.find(id);
+      if (it == newest.end() || it->second.first + cap < inserts + 1) return std::nullopt;
+      return it->second.second;
     };
-    for (std::uint64_t step = 1; step <= 20000; ++step) {
-      const std::uint64_t id = rnd() % (cap * 3 + 1);
+    const std::uint64_t ids = cap * 3 + 1;
+    for (std::uint64_t step = 1; step <= 30000; ++step) {
+      const std::uint64_t id = rnd() % ids;
       if (rnd() % 5 == 0) {
         w.erase(Id128(id, ~id));
-        // Mark every remembered insertion of id as erased.
-        for (auto& o : order)
-          if (o.first == id) o.second = ~0ull;
+        newest.erase(id);
       } else {
         w.insert(Id128(id, ~id), offset{step});
-        order.push_back({id, step});
+        ++inserts;
+        newest[id] = {inserts, step};
       }
       if (step % 97 == 0 || cap < 10) {
-        for (std::uint64_t probe = 0; probe <= cap * 3; ++probe) {
+        for (std::uint64_t probe = 0; probe < ids; ++probe) {
           auto got = w.find(Id128(probe, ~probe));
           auto want = model_find(probe);
           INFO("capacity " << cap << ", step " << step << ", id " << probe);

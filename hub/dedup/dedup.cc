@@ -96,6 +96,13 @@ void dedup_window::erase(const schema::Id128& id) {
   if (slots_[i].off1 != 0) erase_slot(i);
 }
 
+void dedup_window::erase_from(offset from) {
+  std::vector<entry> doomed;
+  for (std::size_t j = 0; j <= mask_; ++j)
+    if (slots_[j].off1 != 0 && slots_[j].off1 - 1 >= from.value) doomed.push_back(slots_[j]);
+  for (const entry& e : doomed) erase_slot(slot_of(e.hi, e.lo));
+}
+
 // Backward-shift deletion: moves later entries of the probe run into the hole when their
 // home is at or before it, so lookups never need tombstones.
 void dedup_window::erase_slot(std::size_t i) {

@@ -95,3 +95,18 @@ TEST_CASE("the window agrees with a plain model through many inserts, erases, ev
     CHECK(w.size() <= cap);
   }
 }
+
+TEST_CASE("erase_from forgets the ids stored at or after an offset and keeps the others", "[dedup]") {
+  dedup_window w(10000);
+  for (std::uint64_t i = 0; i < 6000; ++i) w.insert(Id128(i * 7919, i), offset{i});
+  w.erase_from(offset{4000});
+  CHECK(w.size() == 4000);
+  for (std::uint64_t i = 0; i < 6000; ++i) {
+    INFO("id " << i);
+    REQUIRE(w.find(Id128(i * 7919, i)).has_value() == (i < 4000));
+  }
+  // Stored again (the publishers' resends), at new offsets.
+  for (std::uint64_t i = 4000; i < 6000; ++i) w.insert(Id128(i * 7919, i), offset{i + 10});
+  REQUIRE(w.find(Id128(4000 * 7919, 4000)).has_value());
+  CHECK(w.find(Id128(4000 * 7919, 4000))->value == 4010);
+}

@@ -437,14 +437,21 @@ class runner {
     return ok;
   }
 
+  // Serves the connection (acks, heartbeats) for the whole of `wait`: the publisher's
+  // poll returns early on any traffic, and watch mode's "unchanged since the last scan"
+  // means nothing if scans come milliseconds apart.
   void serve(std::chrono::milliseconds wait) {
-    if (pub_) pub_->poll(wait);
-    else if (wait.count() > 0) {
-      // Dry run has nothing to serve; wait in small steps so signals are seen.
-      auto until = clock::now() + wait;
-      while (!stop_requested && clock::now() < until) ::usleep(20000);
-    }
-    maybe_heartbeat(source_label_);
+    auto until = clock::now() + wait;
+    do {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
+      if (pub_) {
+        pub_->poll(std::max(left, std::chrono::milliseconds(0)));
+      } else if (left.count() > 0) {
+        // Dry run has nothing to serve; wait in small steps so signals are seen.
+        ::usleep(static_cast<useconds_t>(std::min<std::int64_t>(left.count(), 20) * 1000));
+      }
+      maybe_heartbeat(source_label_);
+    } while (!stop_requested && clock::now() < until);
   }
 
   void maybe_heartbeat(const std::string& source_name, bool force = false) {

@@ -9,7 +9,11 @@
 // command line:
 //
 //   NAME import FILE...        one-shot import, then a summary
-//   NAME watch DIR             imports new or changed files (polling), until SIGINT/SIGTERM
+//   NAME watch DIR             imports new or changed files (polling), until SIGINT/SIGTERM;
+//                              a file is read once it is unchanged for one scan (a sender
+//                              still writing it is waited for; names starting with "." or
+//                              ending .tmp/.part are ignored), and each file gets a line
+//                              "imported FILE: read R, published P, skipped S, duplicates D"
 //   --hub ENDPOINT             hub endpoint (repeatable, tried in order)
 //   --dry-run                  print events as JSON lines on stdout, publish nothing
 //   --spool FILE               SDK store-and-forward file

@@ -77,7 +77,7 @@ void import_context::warn(std::size_t line, std::string reason) {
 }
 
 void import_context::progress(std::uint64_t done, std::uint64_t total) {
-  if (on_progress_) on_progress_(done, total);
+  if (on_progress_) on_progress_(done, total, counts_.read);
 }
 
 envelope_fields import_context::base_fields() const {
@@ -174,6 +174,14 @@ file_import import_file_with_progress(const adapter_definition& def, const adapt
   return out;
 }
 
+void add_default_centroids(pcode_table& table) {
+  auto f = default_centroid_file();
+  if (!f) return;
+  if (auto n = table.add_centroids(*f); !n)
+    spdlog::warn("centroid table {}: {}; points are not resolved to admin areas", f->string(),
+                 n.error().message());
+}
+
 adapter_settings default_settings(const adapter_definition& def) {
   static std::once_flag once;
   static std::optional<pcode_table> table;
@@ -183,6 +191,7 @@ adapter_settings default_settings(const adapter_definition& def) {
       if (t) table = std::move(t.value());
       else spdlog::warn("P-code table {}: {}", f->string(), t.error().message());
     }
+    if (table) add_default_centroids(*table);
   });
   adapter_settings s;
   s.source_system = def.name;
@@ -203,18 +212,43 @@ extern "C" void on_stop_signal(int) { stop_requested = true; }
 using clock = std::chrono::steady_clock;
 
 // Progress on stderr: a bar on a terminal, a plain line every few seconds otherwise.
+// `records` is what the run has read so far, this file included.
 class progress_display {
  public:
   enum class mode { bar, lines, none };
-  explicit progress_display(mode m) : mode_(m) {}
+  progress_display(mode m, std::chrono::milliseconds line_gap) : mode_(m), line_gap_(line_gap) {}
 
   void update(const std::string& file, std::uint64_t done, std::uint64_t total, std::uint64_t records) {
     if (mode_ == mode::none) return;
     auto now = clock::now();
-    auto gap = mode_ == mode::bar ? std::chrono::milliseconds(100) : std::chrono::milliseconds(2000);
+    auto gap = mode_ == mode::bar ? std::chrono::milliseconds(100) : line_gap_;
     if (now - last_ < gap) return;
-    if (mode_ == mode::lines && now - started_ < std::chrono::milliseconds(2000)) return;
+    if (mode_ == mode::lines && now - started_ < line_gap_) return;
     last_ = now;
+    draw(file, done, total, records);
+  }
+  // The file is read: a last line with the true count, when this file showed progress
+  // (a short import stays quiet).
+  void finish(const std::string& file, std::uint64_t records) {
+    if (mode_ != mode::lines || !shown_this_file_) return;
+    draw(file, 1, 1, records);
+    shown_this_file_ = false;
+  }
+  // Ends a bar line before other output.
+  void clear() {
+    if (drawn_) {
+      std::fprintf(stderr, "\r%80s\r", "");
+      drawn_ = false;
+    }
+  }
+  // A new file starts: the line gap counts from here.
+  void start() {
+    started_ = clock::now();
+    shown_this_file_ = false;
+  }
+
+ private:
+  void draw(const std::string& file, std::uint64_t done, std::uint64_t total, std::uint64_t records) {
     int pct = total > 0 ? static_cast<int>(std::min<std::uint64_t>(100, done * 100 / total)) : 0;
     auto name = std::filesystem::path(file).filename().string();
     if (mode_ == mode::bar) {
@@ -228,23 +262,17 @@ class progress_display {
     } else {
       std::fprintf(stderr, "progress: %s %d%% (%llu records)\n", name.c_str(), pct,
                    static_cast<unsigned long long>(records));
+      shown_this_file_ = true;
     }
     std::fflush(stderr);
   }
-  // Ends a bar line before other output.
-  void clear() {
-    if (drawn_) {
-      std::fprintf(stderr, "\r%80s\r", "");
-      drawn_ = false;
-    }
-  }
-  void start() { started_ = clock::now(); }
 
- private:
   mode mode_;
+  std::chrono::milliseconds line_gap_;
   clock::time_point last_{};
   clock::time_point started_ = clock::now();
   bool drawn_ = false;
+  bool shown_this_file_ = false;
 };
 
 struct options {
@@ -263,6 +291,7 @@ struct options {
   int flush_timeout_ms = 30000;
   std::string server_key, client_key, signing_key;
   std::string progress = "auto";
+  int progress_interval_ms = 2000;
   std::vector<std::string> files;
   std::string dir;
 };
@@ -282,7 +311,8 @@ class runner {
  public:
   runner(const adapter_definition& def, const options& o, adapter_settings settings,
          progress_display::mode pm)
-      : def_(def), opts_(o), settings_(std::move(settings)), progress_(pm) {
+      : def_(def), opts_(o), settings_(std::move(settings)),
+        progress_(pm, std::chrono::milliseconds(o.progress_interval_ms)) {
     started_at_ = now_millis();
     if (!opts_.dry_run) {
       sdk::publisher::options po;
@@ -365,13 +395,15 @@ class runner {
       progress_.clear();
       std::fprintf(stderr, "%s\n", i.to_string().c_str());
     };
-    std::uint64_t records_before = total_.read;
-    auto on_progress = [&](std::uint64_t done, std::uint64_t total) {
-      progress_.update(file.string(), done, total, records_before);
+    const std::uint64_t records_before = total_.read;
+    progress_.start();
+    auto on_progress = [&](std::uint64_t done, std::uint64_t total, std::uint64_t records) {
+      progress_.update(file.string(), done, total, records_before + records);
       maybe_heartbeat(file.string());
     };
     auto r = import_file_with_progress(def_, settings_, file, sink, opts_.kind, on_issue, on_progress);
     progress_.clear();
+    progress_.finish(file.string(), records_before + r.counts.read);
     total_.files += 1;
     total_.read += r.counts.read;
     total_.emitted += r.counts.emitted;
@@ -405,22 +437,33 @@ class runner {
     return ok;
   }
 
+  // Serves the connection (acks, heartbeats) for the whole of `wait`: the publisher's
+  // poll returns early on any traffic, and watch mode's "unchanged since the last scan"
+  // means nothing if scans come milliseconds apart.
   void serve(std::chrono::milliseconds wait) {
-    if (pub_) pub_->poll(wait);
-    else if (wait.count() > 0) {
-      // Dry run has nothing to serve; wait in small steps so signals are seen.
-      auto until = clock::now() + wait;
-      while (!stop_requested && clock::now() < until) ::usleep(20000);
-    }
-    maybe_heartbeat(source_label_);
+    auto until = clock::now() + wait;
+    do {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
+      if (pub_) {
+        pub_->poll(std::max(left, std::chrono::milliseconds(0)));
+      } else if (left.count() > 0) {
+        // Dry run has nothing to serve; wait in small steps so signals are seen.
+        ::usleep(static_cast<useconds_t>(std::min<std::int64_t>(left.count(), 20) * 1000));
+      }
+      maybe_heartbeat(source_label_);
+    } while (!stop_requested && clock::now() < until);
   }
 
   void maybe_heartbeat(const std::string& source_name, bool force = false) {
     if (!pub_ || opts_.heartbeat_ms <= 0) return;
     auto now = clock::now();
     if (!force && now - last_heartbeat_ < std::chrono::milliseconds(opts_.heartbeat_ms)) return;
-    std::string country = !settings_.country.empty() ? settings_.country : last_country_;
-    if (country.empty()) return;  // nothing known yet to file the heartbeat under
+    // Filed under the run's country, else the last record's; before any record (a watch
+    // on an empty folder) under "XXX", the token the hub uses for events that concern no
+    // country, so that an idle adapter is still seen alive (hub.XXX.adapter_heartbeat).
+    std::string country = !settings_.country.empty() ? settings_.country
+                          : !last_country_.empty()    ? last_country_
+                                                      : std::string(no_country);
     last_heartbeat_ = now;
     flatbuffers::FlatBufferBuilder fbb;
     auto hb = schema::CreateAdapterHeartbeat(
@@ -557,11 +600,24 @@ int run_watch(runner& run, const options& o, const adapter_definition& def) {
         auto prev = seen.find(name);
         bool stable = prev != seen.end() && prev->second == *st;
         seen[name] = *st;
-        if (!stable) continue;
+        if (!stable) {
+          std::fprintf(stderr, "waiting for %s: new or changed since the last scan; read once it stays the same for a scan\n",
+                       f.string().c_str());
+          continue;
+        }
       }
       std::fprintf(stderr, "importing %s\n", f.string().c_str());
+      const import_summary before = run.totals();
       auto got = run.import(f);
       bool acked = run.flush();
+      // What this file did, so that a long-running watch says it as it goes (the
+      // summary comes only when it stops).
+      const import_summary& after = run.totals();
+      std::fprintf(stderr, "imported %s: read %llu, published %llu, skipped %llu, duplicates %llu\n",
+                   f.string().c_str(), static_cast<unsigned long long>(after.read - before.read),
+                   static_cast<unsigned long long>(after.published - before.published),
+                   static_cast<unsigned long long>(after.skipped - before.skipped),
+                   static_cast<unsigned long long>(after.duplicates - before.duplicates));
       if (got == runner::outcome::refused) rc = 1;
       if (acked && got != runner::outcome::not_sent) {
         // Refused files are remembered too, so they are not refused again every scan;
@@ -609,6 +665,8 @@ int run_adapter(int argc, char** argv, const adapter_definition& def) {
                  "this adapter's Ed25519 secret key file (BASE.sign.key): every event is signed");
   app.add_option("--progress", o.progress, "auto, bar, lines or none")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
+  app.add_option("--progress-interval", o.progress_interval_ms, "ms between progress lines (lines mode)")
+      ->check(CLI::Range(0, 3600000));
   std::string kinds;
   for (const auto& s : def.sources) kinds += "  " + s.kind + ": " + s.description + "\n";
   app.footer("File kinds:\n" + kinds +
@@ -667,6 +725,7 @@ int run_adapter(int argc, char** argv, const adapter_definition& def) {
       return 2;
     }
     own_table = std::move(t.value());
+    if (!own_table->has_coordinates()) add_default_centroids(*own_table);
     settings.pcodes = &*own_table;
   }
   if (settings.pcodes == nullptr)

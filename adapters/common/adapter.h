@@ -9,19 +9,27 @@
 // command line:
 //
 //   NAME import FILE...        one-shot import, then a summary
-//   NAME watch DIR             imports new or changed files (polling), until SIGINT/SIGTERM
+//   NAME watch DIR             imports new or changed files (polling), until SIGINT/SIGTERM;
+//                              a file is read once it is unchanged for one scan (a sender
+//                              still writing it is waited for; names starting with "." or
+//                              ending .tmp/.part are ignored), and each file gets a line
+//                              "imported FILE: read R, published P, skipped S, duplicates D"
 //   --hub ENDPOINT             hub endpoint (repeatable, tried in order)
 //   --dry-run                  print events as JSON lines on stdout, publish nothing
 //   --spool FILE               SDK store-and-forward file
 //   --kind KIND                read every file as this source kind (default: guess)
 //   --country ISO3             country for records that carry none (e.g. a 3W sheet)
 //   --classification LEVEL     overrides the adapter's default classification
-//   --pcodes FILE              P-code table (default: $HUB_PCODES or the shipped subset)
+//   --pcodes FILE              P-code table (default: $HUB_PCODES or the shipped subset);
+//                              centroids from $HUB_CENTROIDS or the shipped table are added
 //   --encoding utf8|latin1     latin1: convert non-UTF-8 lines instead of refusing
 //   --state FILE --poll-interval MS --once      watch mode (a dry run never writes the state)
-//   --heartbeat-interval MS    AdapterHeartbeat period (entity hub)
+//   --heartbeat-interval MS    AdapterHeartbeat period (entity hub; filed under the run's
+//                              country, else the last record's, else "XXX" while none is known)
 //   --server-key FILE --client-key FILE         CURVE keys (placeholder until issue 7)
-//   --progress auto|bar|lines|none              progress on stderr
+//   --progress auto|bar|lines|none              progress on stderr (records read so far in
+//                              the run; a line ends each file that showed progress)
+//   --progress-interval MS     ms between progress lines (lines mode; default 2000)
 //
 // Bad records never abort an import: each is reported on stderr as `file:line: reason`
 // and counted as skipped. A file that is not what its kind claims is refused with one
@@ -88,7 +96,8 @@ class import_context {
  public:
   using sink_fn = std::function<void(std::vector<std::uint8_t> envelope)>;
   using issue_fn = std::function<void(const record_issue&)>;
-  using progress_fn = std::function<void(std::uint64_t done, std::uint64_t total)>;
+  // Bytes of the file done, the file's size, and records read from it so far.
+  using progress_fn = std::function<void(std::uint64_t done, std::uint64_t total, std::uint64_t records)>;
 
   import_context(std::filesystem::path file, const adapter_settings& settings, sink_fn sink,
                  issue_fn on_issue = {}, progress_fn on_progress = {});
@@ -167,7 +176,7 @@ file_import import_file(const adapter_definition& def, const adapter_settings& s
                         const import_context::sink_fn& sink, std::string_view kind = {},
                         const import_context::issue_fn& on_issue = {});
 
-// The same, with a progress callback (bytes of the file done, file size).
+// The same, with a progress callback (bytes of the file done, file size, records read).
 file_import import_file_with_progress(const adapter_definition& def,
                                       const adapter_settings& settings,
                                       const std::filesystem::path& file,
@@ -178,6 +187,9 @@ file_import import_file_with_progress(const adapter_definition& def,
 // Settings with the definition's defaults and the default P-code table (loaded once,
 // shared). For tests and the runtime.
 [[nodiscard]] adapter_settings default_settings(const adapter_definition& def);
+// Adds the default centroid table (default_centroid_file()) to a P-code table, with a
+// warning when it cannot be read. Before the table is shared.
+void add_default_centroids(pcode_table& table);
 
 // The whole program: parses argv, runs import or watch, prints the summary. Never
 // throws; returns the exit code described above.

@@ -89,7 +89,7 @@ result<std::vector<std::uint8_t>> build_envelope(flatbuffers::FlatBufferBuilder&
     return status::invalid_argument("the record has no identifier, so it cannot get a stable event id");
   if (f.country.empty())
     return status::invalid_argument("no country (give a country column, P-codes, or --country ISO3)");
-  if (!is_alpha3(f.country))
+  if (!is_alpha3(f.country) && !(f.entity == schema::Entity::hub && f.country == no_country))
     return status::invalid_argument("country \"" + f.country + "\" is not an ISO 3166-1 alpha-3 code");
   if (f.source_system.empty()) return status::invalid_argument("no source system name");
 
@@ -99,7 +99,8 @@ result<std::vector<std::uint8_t>> build_envelope(flatbuffers::FlatBufferBuilder&
     std::vector<Offset<schema::AdminArea>> areas;
     for (const auto& a : f.admin_areas)
       areas.push_back(schema::CreateAdminArea(fbb, a.level, opt_string(fbb, a.pcode),
-                                              opt_string(fbb, a.name), a.resolution));
+                                              opt_string(fbb, a.name), a.resolution,
+                                              opt_string(fbb, a.vocabulary), opt_string(fbb, a.code)));
     std::vector<schema::GeoPoint> pts;
     for (const auto& p : f.points) pts.emplace_back(p.lat, p.lon, p.exact);
     auto areas_v = areas.empty() ? 0 : fbb.CreateVector(areas);

@@ -73,10 +73,16 @@ struct envelope_fields {
   std::optional<schema::Id128> id;  // when set, used instead of the derived id (heartbeats)
 };
 
+// The country token of the hub's own events that concern no country (an adapter's
+// heartbeat before it has read any record), as the rules engine files alerts without a
+// country: ISO 3166-1 leaves XXX to users. build_envelope accepts it for entity hub only.
+inline constexpr std::string_view no_country = "XXX";
+
 // Adds everything but the payload to `fbb`, then the payload (already built in `fbb`)
 // and finishes the buffer. The id is hub::sdk::derived_event_id(source_system,
 // source_record_id, source_revision); published_at is now. invalid_argument when
-// source_record_id or country is empty, or the country is not alpha-3.
+// source_record_id or country is empty, or the country is not alpha-3 (no_country is
+// accepted for entity hub).
 [[nodiscard]] result<std::vector<std::uint8_t>> build_envelope(
     flatbuffers::FlatBufferBuilder& fbb, const envelope_fields& fields,
     schema::Payload payload_type, flatbuffers::Offset<void> payload);

@@ -182,13 +182,15 @@ const pcode_entry* pcode_table::by_name(std::string_view country, std::uint8_t l
 }
 
 const pcode_entry* pcode_table::by_point(std::string_view country, std::uint8_t level, double lat,
-                                         double lon, double max_km) const {
+                                         double lon, double max_km, std::string_view parent) const {
   if (!has_coordinates_) return nullptr;
   auto c = upper(country);
+  auto p = upper(parent);
   const pcode_entry* best = nullptr;
   double best_km = max_km;
   for (const auto& e : entries_) {
     if (e.country != c || e.level != level || !e.lat || !e.lon) continue;
+    if (!p.empty() && e.parent != p) continue;
     double d = distance_km(lat, lon, *e.lat, *e.lon);
     if (d <= best_km) {
       best_km = d;
@@ -229,10 +231,10 @@ admin_area pcode_table::resolve(std::string_view country, std::uint8_t level, st
     }
   }
   if (lat && lon) {
-    if (auto* e = by_point(country, level, *lat, *lon)) {
+    if (auto* e = by_point(country, level, *lat, *lon, 75, parent)) {
       a.pcode = e->pcode;
       if (a.name.empty()) a.name = e->name;
-      a.resolution = schema::GeoResolution::point_in_area;
+      a.resolution = schema::GeoResolution::nearest_centroid;
       return a;
     }
   }
@@ -244,6 +246,45 @@ admin_area pcode_table::resolve(std::string_view country, std::uint8_t level, st
   // A code the table does not know is kept as the source wrote it, unresolved.
   if (a.name.empty()) a.name = std::string(trim(code));
   return a;
+}
+
+result<std::size_t> pcode_table::add_centroids(const std::filesystem::path& file) {
+  auto r = csv_reader::open(file, {});
+  if (!r) return r.error();
+  auto& reader = **r;
+  auto header = reader.next();
+  if (!header) {
+    if (!reader.error().is_ok()) return reader.error();
+    return status::config_error(file.string() + ": empty centroid table");
+  }
+  int c_code = -1, c_lat = -1, c_lon = -1;
+  for (std::size_t i = 0; i < header->fields.size(); ++i) {
+    auto k = name_key(header->fields[i]);
+    int idx = static_cast<int>(i);
+    if (k == "p code" || k == "pcode") c_code = idx;
+    else if (k == "latitude" || k == "lat") c_lat = idx;
+    else if (k == "longitude" || k == "lon") c_lon = idx;
+  }
+  if (c_code < 0 || c_lat < 0 || c_lon < 0)
+    return status::config_error(file.string() + ":1: a centroid table needs the columns P-Code, Latitude and Longitude");
+  std::size_t added = 0;
+  while (auto row = reader.next()) {
+    if (row->blank()) continue;
+    auto col = [&](int c) { return std::string(trim(row->at(static_cast<std::size_t>(c)))); };
+    auto lat = parse_double(col(c_lat));
+    auto lon = parse_double(col(c_lon));
+    if (!lat || !lon || *lat < -90 || *lat > 90 || *lon < -180 || *lon > 180)
+      return status::config_error(file.string() + ":" + std::to_string(row->line) +
+                                  ": latitude and longitude must be numbers in degrees");
+    auto it = by_code_.find(upper(col(c_code)));
+    if (it == by_code_.end()) continue;
+    entries_[it->second].lat = lat;
+    entries_[it->second].lon = lon;
+    ++added;
+  }
+  if (!reader.error().is_ok()) return reader.error();
+  if (added > 0) has_coordinates_ = true;
+  return added;
 }
 
 bool pcode_table::covers(std::string_view country) const {
@@ -258,6 +299,20 @@ std::optional<std::filesystem::path> default_pcode_file() {
   }
 #ifdef HUB_DEFAULT_PCODES
   std::filesystem::path p(HUB_DEFAULT_PCODES);
+  if (std::filesystem::exists(p, ec)) return p;
+#endif
+  return std::nullopt;
+}
+
+std::optional<std::filesystem::path> default_centroid_file() {
+  std::error_code ec;
+  if (const char* env = std::getenv("HUB_CENTROIDS"); env && *env) {
+    if (std::string_view(env) == "none") return std::nullopt;
+    std::filesystem::path p(env);
+    if (std::filesystem::exists(p, ec)) return p;
+  }
+#ifdef HUB_DEFAULT_CENTROIDS
+  std::filesystem::path p(HUB_DEFAULT_CENTROIDS);
   if (std::filesystem::exists(p, ec)) return p;
 #endif
   return std::nullopt;

@@ -36,6 +36,8 @@ struct admin_area {
   std::string pcode;                 // empty when unresolved
   std::string name;                  // as the source wrote it (or the table's name)
   schema::GeoResolution resolution = schema::GeoResolution::unresolved;
+  std::string vocabulary;            // the source's own code vocabulary when it is not a P-code ("G1")
+  std::string code;                  // the source's own code in that vocabulary ("1453782")
 };
 
 // A row of the P-code table.
@@ -64,21 +66,33 @@ class pcode_table {
   [[nodiscard]] const pcode_entry* by_name(std::string_view country, std::uint8_t level,
                                            std::string_view name,
                                            std::string_view parent = {}) const;
-  // The area whose centroid is nearest the point, within max_km; only for tables with
-  // coordinates (an approximation of point-in-polygon, said in MAPPING.md).
+  // The area whose centroid is nearest the point, within max_km; only areas with a
+  // centroid (from the table's own coordinates or add_centroids()). If `parent` is
+  // given, only its children are candidates. An approximation of point-in-polygon,
+  // recorded as nearest_centroid and said in the MAPPING.md files.
   [[nodiscard]] const pcode_entry* by_point(std::string_view country, std::uint8_t level,
-                                            double lat, double lon, double max_km = 75) const;
+                                            double lat, double lon, double max_km = 75,
+                                            std::string_view parent = {}) const;
   // The country (alpha-3) whose P-codes start like this code ("LB63" -> "LBN").
   [[nodiscard]] std::optional<std::string> country_of(std::string_view pcode) const;
 
   // Resolves one level of a place: the code if it is in the table (exact), else the
-  // name (name_match), else the point (point_in_area), else unresolved with the name kept.
+  // name (name_match), else the point (nearest_centroid, within the parent when one is
+  // given), else unresolved with the name kept.
   // A code for a country the table has no rows for is trusted as given (exact).
   [[nodiscard]] admin_area resolve(std::string_view country, std::uint8_t level,
                                    std::string_view code, std::string_view name,
                                    std::optional<double> lat = std::nullopt,
                                    std::optional<double> lon = std::nullopt,
                                    std::string_view parent = {}) const;
+
+  // Adds centroids from a CSV with the columns "P-Code, Latitude, Longitude" (header
+  // names matched case-insensitively, other columns ignored, a BOM skipped). Rows for
+  // P-codes the table does not hold are ignored (a table may be a subset); returns how
+  // many areas got a centroid. config_error naming the file and line for a missing
+  // column or a coordinate that is not a number in range. Not thread-safe: call
+  // before the table is shared.
+  result<std::size_t> add_centroids(const std::filesystem::path& file);
 
   [[nodiscard]] std::size_t size() const { return entries_.size(); }
   [[nodiscard]] bool covers(std::string_view country) const;
@@ -96,5 +110,10 @@ class pcode_table {
 // The default table shipped with the project (fixtures/reference), or the file named by
 // the HUB_PCODES environment variable. nullopt when neither exists.
 [[nodiscard]] std::optional<std::filesystem::path> default_pcode_file();
+
+// The centroid table added to the default P-code table: the file named by HUB_CENTROIDS,
+// else the one shipped in adapters/common/data (derived from the UCDP incident fixtures,
+// see the README there). HUB_CENTROIDS=none turns centroids off. nullopt when none.
+[[nodiscard]] std::optional<std::filesystem::path> default_centroid_file();
 
 }  // namespace hub::adapters

@@ -212,7 +212,7 @@ status read_hxl_3w(import_context& ctx) {
     auto lon = parse_double(h.cell(*row, c.lon));
     if (!adm1_code.empty() || !adm1_name.empty()) {
       admin_area a = pc ? pc->resolve(f.country, 1, adm1_code, adm1_name, lat, lon)
-                        : admin_area{1, "", adm1_name.empty() ? adm1_code : adm1_name, schema::GeoResolution::unresolved};
+                        : admin_area{1, "", adm1_name.empty() ? adm1_code : adm1_name, schema::GeoResolution::unresolved, {}, {}};
       if (!adm1_code.empty() && a.resolution != schema::GeoResolution::exact)
         ctx.warn(line, "admin1 code \"" + adm1_code + "\" is not in the P-code table" +
                            (a.pcode.empty() ? "" : "; matched by name to " + a.pcode));
@@ -221,7 +221,7 @@ status read_hxl_3w(import_context& ctx) {
     if (!adm2_code.empty() || !adm2_name.empty()) {
       std::string parent = f.admin_areas.empty() ? "" : f.admin_areas.front().pcode;
       admin_area a = pc ? pc->resolve(f.country, 2, adm2_code, adm2_name, lat, lon, parent)
-                        : admin_area{2, "", adm2_name.empty() ? adm2_code : adm2_name, schema::GeoResolution::unresolved};
+                        : admin_area{2, "", adm2_name.empty() ? adm2_code : adm2_name, schema::GeoResolution::unresolved, {}, {}};
       if (pc && a.resolution == schema::GeoResolution::exact && !parent.empty()) {
         if (auto* e = pc->by_code(a.pcode); e && !e->parent.empty() && e->parent != parent)
           ctx.warn(line, "admin2 " + a.pcode + " (" + e->name + ") belongs to " + e->parent +

@@ -1,6 +1,7 @@
 #include "adapters/development/iati.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -170,15 +171,41 @@ place place_of(const activity& a, std::string_view country, const pcode_table* p
                std::vector<std::string>& remarks) {
   place p;
   auto add = [&](admin_area area) {
-    for (const auto& x : p.areas)
-      if (x.level == area.level && x.pcode == area.pcode && x.name == area.name) return;
+    for (auto& x : p.areas)
+      if (x.level == area.level && x.pcode == area.pcode && x.name == area.name) {
+        // The same area reached twice: keep the source code the second one carries.
+        if (x.code.empty() && !area.code.empty()) {
+          x.vocabulary = std::move(area.vocabulary);
+          x.code = std::move(area.code);
+        }
+        return;
+      }
     p.areas.push_back(std::move(area));
   };
-  auto add_with_parent = [&](const pcode_entry& e, schema::GeoResolution how, std::string name) {
+  // The location's own (non-P-code) administrative code at this level, kept on the area
+  // so that a GeoNames or GAUL code is not lost when the P-code comes from the name.
+  auto own_code = [](const location& l, std::uint8_t level) -> const administrative* {
+    for (const auto& ad : l.admin)
+      if (ad.level && *ad.level == level && !ad.code.empty()) return &ad;
+    return nullptr;
+  };
+  auto add_with_parent = [&](const location& l, const pcode_entry& e, schema::GeoResolution how,
+                             std::string name) {
     if (pcodes && !e.parent.empty())
-      if (const auto* parent = pcodes->by_code(e.parent))
-        add(admin_area{parent->level, parent->pcode, parent->name, how});
-    add(admin_area{e.level, e.pcode, name.empty() ? e.name : std::move(name), how});
+      if (const auto* parent = pcodes->by_code(e.parent)) {
+        admin_area up{parent->level, parent->pcode, parent->name, how, {}, {}};
+        if (const auto* ad = own_code(l, parent->level); ad && ad->code != parent->pcode) {
+          up.vocabulary = ad->vocabulary;
+          up.code = ad->code;
+        }
+        add(std::move(up));
+      }
+    admin_area area{e.level, e.pcode, name.empty() ? e.name : std::move(name), how, {}, {}};
+    if (const auto* ad = own_code(l, e.level); ad && ad->code != e.pcode) {
+      area.vocabulary = ad->vocabulary;
+      area.code = ad->code;
+    }
+    add(std::move(area));
   };
   for (const auto& l : a.locations) {
     if (l.lat && l.lon) p.points.push_back(geo_point{*l.lat, *l.lon, l.exactness == "1"});
@@ -190,32 +217,48 @@ place place_of(const activity& a, std::string_view country, const pcode_table* p
       for (const auto& ad : l.admin) {
         const auto* e = pcodes->by_code(ad.code);
         if (e && e->country == country) {
-          add_with_parent(*e, schema::GeoResolution::exact, {});
+          add_with_parent(l, *e, schema::GeoResolution::exact, {});
           done = true;
         }
       }
       for (std::uint8_t level : {std::uint8_t{2}, std::uint8_t{1}}) {
         if (done || l.name.empty()) break;
         if (const auto* e = pcodes->by_name(country, level, l.name)) {
-          add_with_parent(*e, schema::GeoResolution::name_match, l.name);
+          add_with_parent(l, *e, schema::GeoResolution::name_match, l.name);
           done = true;
         }
       }
       for (std::uint8_t level : {std::uint8_t{2}, std::uint8_t{1}}) {
         if (done || !l.lat || !l.lon) break;
         if (const auto* e = pcodes->by_point(country, level, *l.lat, *l.lon)) {
-          add_with_parent(*e, schema::GeoResolution::point_in_area, l.name);
+          add_with_parent(l, *e, schema::GeoResolution::nearest_centroid, l.name);
           done = true;
         }
       }
     }
     if (done) continue;
+    // Unresolved: one area per administrative code the location gives (GeoNames,
+    // GAUL, ... are not P-codes, but they identify the area: kept with their
+    // vocabulary), the location's name on the finest; else the name alone.
+    std::uint8_t finest = 0;
+    for (const auto& ad : l.admin)
+      if (ad.level && *ad.level >= 0 && *ad.level <= 9 && !ad.code.empty())
+        finest = std::max(finest, static_cast<std::uint8_t>(*ad.level));
+    bool coded = false;
+    for (const auto& ad : l.admin) {
+      if (ad.code.empty()) continue;
+      auto level = static_cast<std::uint8_t>(ad.level && *ad.level >= 0 && *ad.level <= 9 ? *ad.level : 1);
+      add(admin_area{level, {}, level == finest || !ad.level ? l.name : std::string(),
+                     schema::GeoResolution::unresolved, ad.vocabulary, ad.code});
+      coded = true;
+    }
+    if (coded) continue;
     if (!l.name.empty()) {
       std::uint8_t level = 1;
       for (const auto& ad : l.admin)
         if (ad.level && *ad.level >= 1 && *ad.level <= 2) level = static_cast<std::uint8_t>(*ad.level);
-      add(admin_area{level, {}, l.name, schema::GeoResolution::unresolved});
-    } else if (!l.lat && l.admin.empty()) {
+      add(admin_area{level, {}, l.name, schema::GeoResolution::unresolved, {}, {}});
+    } else if (!l.lat) {
       remarks.push_back(line_prefix(l.line) + "location" + (l.ref.empty() ? "" : " " + l.ref) +
                         " has no name, point or administrative code; left out");
     }
@@ -306,6 +349,18 @@ std::vector<std::string> sdg_targets_of(const activity& a) {
   return out;
 }
 
+std::vector<std::string> sdg_goals_of(const activity& a) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& code) {
+    if (!code.empty() && std::find(out.begin(), out.end(), code) == out.end()) out.push_back(code);
+  };
+  for (const auto& s : a.sectors)
+    if (s.vocabulary == "7") add(s.code);
+  for (const auto& t : a.tags)
+    if (t.vocabulary == "2") add(t.code);
+  return out;
+}
+
 schema::ActivityStatus status_of(std::string_view code) {
   if (code.size() == 1 && code[0] >= '1' && code[0] <= '6')
     return static_cast<schema::ActivityStatus>(code[0] - '0');
@@ -330,6 +385,50 @@ std::string revision_of(const activity& a) {
 }
 
 namespace {
+
+// IATI's rule: recipient-country percentages add up to 100. Checked only when the
+// activity names no region (regions of several vocabularies make the sum ambiguous).
+std::optional<std::string> share_total_remark(const activity& a) {
+  if (a.countries.empty() || !a.regions.empty()) return std::nullopt;
+  double total = 0;
+  std::string parts;
+  for (const auto& c : a.countries) {
+    if (!c.published_percentage) return std::nullopt;  // shares not given for all: no rule to check
+    total += *c.published_percentage;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", *c.published_percentage);
+    parts += (parts.empty() ? "" : " + ") + std::string(buf);
+  }
+  if (std::fabs(total - 100) <= 0.5) return std::nullopt;
+  char sum[32];
+  std::snprintf(sum, sizeof sum, "%g", total);
+  return "recipient-country percentages add up to " + std::string(sum) + " (" + parts +
+         "), not 100; shares kept as published";
+}
+
+// The reporting organisation's ref written another way elsewhere in the activity
+// (Terre des hommes: "CH-FDJP-CHE106823242" reports, "CH-FDJP-CHE-106823242" takes
+// part and prefixes an identifier): refs are kept as published, but a consumer that
+// matches organisations by ref should know.
+std::optional<std::string> org_spelling_remark(const activity& a) {
+  if (!a.reporting_org || a.reporting_org->ref.empty()) return std::nullopt;
+  auto fold = [](std::string_view s) {
+    std::string out;
+    for (char c : s)
+      if (std::isalnum(static_cast<unsigned char>(c))) out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    return out;
+  };
+  const std::string& rep = a.reporting_org->ref;
+  const std::string key = fold(rep);
+  std::string other;
+  for (const auto& o : a.participating_orgs)
+    if (o.ref != rep && fold(o.ref) == key) other = o.ref;
+  if (other.empty()) return std::nullopt;
+  std::string where = "participating-org";
+  if (!a.identifier.starts_with(rep) && a.identifier.starts_with(other)) where += " and iati-identifier";
+  return "reporting-org ref \"" + rep + "\" is written \"" + other + "\" in " + where +
+         " (the same organisation, spelt differently); refs kept as published";
+}
 
 Offset<schema::Organisation> make_org(FlatBufferBuilder& fbb, const organisation& o, std::string role) {
   return schema::CreateOrganisation(fbb, opt_string(fbb, o.ref), opt_string(fbb, o.name),
@@ -381,6 +480,8 @@ void emit_programme_activity(import_context& ctx, const activity& a) {
       remarks.push_back(line_prefix(t.line) + "transaction of " + t.currency + " " + amount +
                         " is implausibly large; kept as published (check its currency)");
     }
+  if (auto r = share_total_remark(a)) remarks.push_back(line_prefix(a.line) + *r);
+  if (auto r = org_spelling_remark(a)) remarks.push_back(line_prefix(a.line) + *r);
   std::string parent;
   for (const auto& r : a.related)
     if (r.type == "1" && !r.ref.empty()) {
@@ -394,6 +495,7 @@ void emit_programme_activity(import_context& ctx, const activity& a) {
   if (commitments.empty()) commitments = transaction_totals(a, {"11"});
   auto disbursements = transaction_totals(a, {"3", "4"});
   auto sdgs = sdg_targets_of(a);
+  auto goals = sdg_goals_of(a);
   auto family = sector_family_of(a);
   std::vector<std::string> scopes;
   for (const auto& s : a.humanitarian_scopes)
@@ -415,7 +517,7 @@ void emit_programme_activity(import_context& ctx, const activity& a) {
         make_codes(fbb, a.countries), make_codes(fbb, a.regions), make_codes(fbb, a.sectors),
         opt_strings(fbb, sdgs), static_cast<std::uint8_t>(a.hierarchy.value_or(1)), opt_string(fbb, parent),
         make_money(fbb, budgets), make_money(fbb, commitments), make_money(fbb, disbursements),
-        a.humanitarian, opt_strings(fbb, scopes), opt_string(fbb, family));
+        a.humanitarian, opt_strings(fbb, scopes), opt_string(fbb, family), opt_strings(fbb, goals));
 
     envelope_fields f = ctx.base_fields();
     f.country = c.alpha3;

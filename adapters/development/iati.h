@@ -48,8 +48,10 @@ struct country_share {
 
 // The activity's admin areas within one country, coarsest first and without duplicates:
 // a location's administrative code when it is a P-code of that country (exact), else its
-// name (name_match), else its point (point_in_area), else its name unresolved. Points
-// and the first place name are added too. Remarks name locations that say nothing.
+// name (name_match), else its point (nearest_centroid, tables with centroids only), else
+// unresolved: one area per non-P-code administrative code (vocabulary and code kept), or
+// the name alone. A resolved area also keeps the location's own code at its level.
+// Points and the first place name are added too. Remarks name locations that say nothing.
 struct place {
   std::vector<admin_area> areas;
   std::vector<geo_point> points;
@@ -80,6 +82,9 @@ using money_by_currency = std::map<std::string, double>;
 
 // SDG targets from sector vocabulary 8 and tag vocabulary 3, de-duplicated, in order.
 [[nodiscard]] std::vector<std::string> sdg_targets_of(const activity& a);
+// SDG goals ("16") from sector vocabulary 7 and tag vocabulary 2, de-duplicated, in
+// order. Goals are kept as published, not derived from the targets.
+[[nodiscard]] std::vector<std::string> sdg_goals_of(const activity& a);
 
 // IATI activity-status code 1-6 -> ActivityStatus (unknown otherwise).
 [[nodiscard]] schema::ActivityStatus status_of(std::string_view code);

@@ -106,6 +106,7 @@ coded_share read_share(const pugi::xml_node& n, std::string_view lang, const lin
   std::string pct = attr(n, "percentage");
   if (!pct.empty()) {
     s.percentage = to_double(pct);
+    s.published_percentage = s.percentage;
     if (!s.percentage || *s.percentage < 0 || *s.percentage > 100) {
       remarks.push_back("line " + std::to_string(s.line) + ": <" + std::string(local_name(n.name())) +
                         " code=\"" + s.code + "\"> percentage \"" + pct +

@@ -31,6 +31,7 @@ struct coded_share {
   std::string code;
   std::string name;
   std::optional<double> percentage;
+  std::optional<double> published_percentage;  // the number as published, even outside 0-100
   std::size_t line = 0;
 };
 

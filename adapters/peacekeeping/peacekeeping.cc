@@ -16,6 +16,10 @@ struct place {
   std::string adm1, adm2;  // code or name as written
   std::optional<double> lat, lon;
   bool exact_point = false;
+  // The finest admin level the point can tell (the feed's precision code): 2 when it is
+  // within a district, 1 when it only stands for a province, 0 when it says nothing
+  // about admin areas (country-wide, a border, at sea).
+  std::uint8_t point_level = 2;
   std::string place_name;
 };
 
@@ -31,15 +35,23 @@ bool looks_like_pcode(std::string_view s) {
   return true;
 }
 
-// Fills f.admin_areas and f.points, reporting codes the table does not know.
+// Fills f.admin_areas and f.points, reporting codes the table does not know. A level the
+// record names is resolved by code or name, falling back to the point; a level it does
+// not name is resolved from the point alone (nearest centroid, within the parent area
+// already known). The point is used for a level only when its precision allows.
 void locate(import_context& ctx, std::size_t line, envelope_fields& f, const place& p) {
   const pcode_table* pc = ctx.settings().pcodes;
+  auto point_for = [&](std::uint8_t level) {
+    return p.lat && p.lon && p.point_level >= level ? std::pair{p.lat, p.lon}
+                                                    : std::pair<std::optional<double>, std::optional<double>>{};
+  };
   auto one = [&](std::uint8_t level, const std::string& v, const std::string& parent) {
     std::string code = looks_like_pcode(v) ? v : "";
     std::string name = code.empty() ? v : "";
     admin_area a;
     if (pc) {
-      a = pc->resolve(f.country, level, code, name, p.lat, p.lon, parent);
+      auto [lat, lon] = point_for(level);
+      a = pc->resolve(f.country, level, code, name, lat, lon, parent);
     } else {
       a.level = level;
       a.name = v;
@@ -52,15 +64,18 @@ void locate(import_context& ctx, std::size_t line, envelope_fields& f, const pla
       ctx.warn(line, "admin" + std::to_string(level) + " code \"" + code + "\" is not in the P-code table; kept unresolved");
     return a;
   };
+  auto from_point = [&](std::uint8_t level, const std::string& parent) {
+    auto [lat, lon] = point_for(level);
+    if (!pc || !lat || !lon) return;
+    if (const auto* e = pc->by_point(f.country, level, *lat, *lon, 75, parent))
+      f.admin_areas.push_back({level, e->pcode, e->name, schema::GeoResolution::nearest_centroid, {}, {}});
+  };
   if (!p.adm1.empty()) f.admin_areas.push_back(one(1, p.adm1, ""));
-  if (!p.adm2.empty())
-    f.admin_areas.push_back(one(2, p.adm2, f.admin_areas.empty() ? "" : f.admin_areas.front().pcode));
-  // Only a point: resolve admin areas from it when the table has coordinates.
-  if (p.adm1.empty() && p.adm2.empty() && p.lat && p.lon && pc && pc->has_coordinates()) {
-    for (std::uint8_t level : {std::uint8_t{1}, std::uint8_t{2}})
-      if (auto* e = pc->by_point(f.country, level, *p.lat, *p.lon))
-        f.admin_areas.push_back({level, e->pcode, e->name, schema::GeoResolution::point_in_area});
-  }
+  else from_point(1, "");
+  // Children of the admin-1 area when it is known; any admin-2 area when none is named.
+  std::string parent = f.admin_areas.empty() ? "" : f.admin_areas.front().pcode;
+  if (!p.adm2.empty()) f.admin_areas.push_back(one(2, p.adm2, parent));
+  else if (f.admin_areas.empty() || !parent.empty()) from_point(2, parent);
   if (p.lat && p.lon) {
     if (*p.lat < -90 || *p.lat > 90 || *p.lon < -180 || *p.lon > 180)
       ctx.warn(line, "coordinates out of range; point left out");
@@ -327,6 +342,9 @@ void map_ucdp(import_context& ctx, const record& r) {
   p.lon = parse_double(r.get({"longitude"}));
   auto where = parse_int(r.get({"where_prec"}));
   p.exact_point = where && *where == 1;
+  // UCDP where_prec: 1-3 within an admin-2 area, 4 an admin-1 area, 5-7 a border,
+  // the country, or international waters.
+  if (where) p.point_level = *where <= 3 ? 2 : *where == 4 ? 1 : 0;
   p.place_name = r.get({"where_coordinates"});
   locate(ctx, r.line, f, p);
   f.source_record_id = "ucdp-ged:" + in.id;
@@ -390,6 +408,8 @@ void map_acled(import_context& ctx, const record& r) {
   p.lon = parse_double(r.get({"longitude"}));
   auto gp = parse_int(r.get({"geo_precision"}));
   p.exact_point = gp && *gp == 1;
+  // ACLED geo_precision: 1 the town, 2 near it or part of a region, 3 only the province.
+  if (gp) p.point_level = *gp <= 2 ? 2 : 1;
   p.place_name = r.get({"location"});
   locate(ctx, r.line, f, p);
   f.source_record_id = "acled:" + in.id;

@@ -1947,9 +1947,12 @@ struct engine::impl {
     ++events;
     current_copy.reset();
     clock = std::max(clock, log_time);
-    millis t = event_time(e);
-    if (t != 0) watermark = std::max(watermark, std::min(t, clock));
     auto type = e.payload_type();
+    // An adapter's heartbeat says when the adapter was alive, not when anything in the
+    // country happened: it must not move event time (an idle adapter's heartbeat would
+    // otherwise close every window over records published late, e.g. a backlog import).
+    millis t = type == Payload::AdapterHeartbeat ? 0 : event_time(e);
+    if (t != 0) watermark = std::max(watermark, std::min(t, clock));
     if (type == Payload::CoherenceAlert || type == Payload::AlertAcknowledgement || type == Payload::AlertSilence) {
       own_event(e);
       return;

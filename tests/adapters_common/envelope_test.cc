@@ -28,7 +28,7 @@ TEST_CASE("an envelope gets the id derived from its source record and passes the
   f.country = "LBN";
   f.source_record_id = "row-1";
   f.source_revision = "r1";
-  f.admin_areas.push_back({1, "LB6", "South", hub::schema::GeoResolution::exact});
+  f.admin_areas.push_back({1, "LB6", "South", hub::schema::GeoResolution::exact, {}, {}});
   f.gender = normalise_gender(GenderScheme::unct_gem, "1").value();
   flatbuffers::FlatBufferBuilder fbb;
   auto payload = hub::schema::CreateCountryTeamActivity(fbb);

@@ -48,7 +48,7 @@ TEST_CASE("the P-code table behind its byte-order mark resolves codes and names"
   CHECK(u.name == "Nowhere");
 }
 
-TEST_CASE("a table with centroids resolves a point to the nearest area", "[adapters][geo]") {
+TEST_CASE("a table with centroids resolves a point to the nearest area and says so", "[adapters][geo]") {
   hub::test::temp_dir dir("geo");
   hub::test::write_file(dir / "t.csv",
                         "Location,Admin Level,P-Code,Name,Parent P-Code,Latitude,Longitude\n"
@@ -58,7 +58,52 @@ TEST_CASE("a table with centroids resolves a point to the nearest area", "[adapt
   REQUIRE(t.is_ok());
   auto a = t->resolve("SSD", 1, "", "", 4.9, 31.5);
   CHECK(a.pcode == "SS01");
-  CHECK(a.resolution == hub::schema::GeoResolution::point_in_area);
+  // Nearest centroid is not a point-in-polygon test: the resolution says which it was.
+  CHECK(a.resolution == hub::schema::GeoResolution::nearest_centroid);
+  // Too far from every centroid: unresolved.
+  CHECK(t->resolve("SSD", 1, "", "", 9.5, 28.0).resolution == hub::schema::GeoResolution::unresolved);
+}
+
+TEST_CASE("centroids added to a table without coordinates resolve points within the parent area",
+          "[adapters][geo]") {
+  hub::test::temp_dir dir("geo");
+  hub::test::write_file(dir / "t.csv",
+                        "Location,Admin Level,P-Code,Name,Parent P-Code\n"
+                        "CAF,1,CF32,Ouham,CAF\nCAF,1,CF31,Ouham Pende,CAF\n"
+                        "CAF,2,CF327,Kabo,CF32\nCAF,2,CF311,Bozoum,CF31\n");
+  auto t = pcode_table::load(dir / "t.csv");
+  REQUIRE(t.is_ok());
+  CHECK_FALSE(t->has_coordinates());
+  hub::test::write_file(dir / "c.csv", "\xEF\xBB\xBFP-Code,Latitude,Longitude\nCF327,7.79,18.65\nCF311,8.20,18.70\nXX99,1,1\n");
+  auto n = t->add_centroids(dir / "c.csv");
+  REQUIRE(n.is_ok());
+  CHECK(n.value() == 2);  // XX99 is not in the table
+  CHECK(t->has_coordinates());
+  // Closer to the Bozoum centre, but the record says Ouham: Kabo is the child of CF32.
+  CHECK(t->by_point("CAF", 2, 8.22, 18.71)->pcode == "CF311");
+  CHECK(t->by_point("CAF", 2, 8.22, 18.71, 75, "CF32")->pcode == "CF327");
+  auto a = t->resolve("CAF", 2, "", "", 8.22, 18.71, "CF32");
+  CHECK(a.pcode == "CF327");
+  CHECK(a.name == "Kabo");
+  CHECK(a.resolution == hub::schema::GeoResolution::nearest_centroid);
+
+  hub::test::write_file(dir / "bad.csv", "P-Code,Latitude,Longitude\nCF327,north,18.65\n");
+  auto bad = t->add_centroids(dir / "bad.csv");
+  REQUIRE_FALSE(bad.is_ok());
+  CHECK_THAT(bad.error().message(), Catch::Contains("bad.csv:2:"));
+}
+
+TEST_CASE("the shipped centroid table is found and every row names a P-code of the shipped table",
+          "[adapters][geo]") {
+  auto file = hub::adapters::default_centroid_file();
+  REQUIRE(file.has_value());
+  auto pcodes = hub::adapters::default_pcode_file();
+  REQUIRE(pcodes.has_value());
+  auto t = pcode_table::load(*pcodes);
+  REQUIRE(t.is_ok());
+  auto n = t->add_centroids(*file);
+  REQUIRE(n.is_ok());
+  CHECK(n.value() == 110);  // 22 admin-1 and 88 admin-2 areas of CAF and BGD
 }
 
 TEST_CASE("a P-code table without its columns is refused with the file and line", "[adapters][geo]") {

@@ -165,6 +165,204 @@ TEST_CASE("the Central African Republic project keeps its two sectors at 50 % an
   CHECK(p->sector_family()->str() == "recovery");
 }
 
+TEST_CASE("the UNDP Lebanon project keeps its DAC sector, its two SDG targets and its dates",
+          "[development][iati]") {
+  const auto* e = dportal_import().by_record("XM-DAC-41114-PROJECT-00126375");
+  const auto* p = programme(e);
+  CHECK(e->country()->str() == "LBN");
+  CHECK(p->title()->str() == "COVID-19 and Beirut Blast Engagement");
+  CHECK(p->reporting_org()->ref()->str() == "XM-DAC-41114");
+  CHECK(p->status() == schema::ActivityStatus::active);
+  CHECK(p->iati_status_code() == 2);
+  CHECK(p->hierarchy() == 1);
+  CHECK(p->humanitarian());
+  CHECK(date_of(p->planned_start()) == "2020-03-09");
+  CHECK(date_of(p->actual_start()) == "2020-03-09");
+  CHECK(date_of(p->planned_end()) == "2022-07-14");
+  CHECK(p->actual_end() == 0);
+  CHECK(date_of(e->period()->start()) == "2020-03-09");
+  CHECK(date_of(e->period()->end()) == "2022-07-14");
+  REQUIRE(p->recipient_countries() != nullptr);
+  CHECK(p->recipient_countries()->size() == 1);
+  CHECK(p->recipient_countries()->Get(0)->code()->str() == "LB");
+  CHECK(p->recipient_countries()->Get(0)->percentage() == Approx(100));
+  // Sectors as published: SDG targets 16.6 and 16.7 (vocabulary 8, 50 % each) and DAC
+  // 73010 (vocabulary 1, 100 %).
+  REQUIRE(p->sectors() != nullptr);
+  REQUIRE(p->sectors()->size() == 3);
+  CHECK(p->sectors()->Get(0)->vocabulary()->str() == "8");
+  CHECK(p->sectors()->Get(0)->code()->str() == "16.6");
+  CHECK(p->sectors()->Get(0)->percentage() == Approx(50));
+  CHECK(p->sectors()->Get(1)->code()->str() == "16.7");
+  CHECK(p->sectors()->Get(2)->vocabulary()->str() == "1");
+  CHECK(p->sectors()->Get(2)->code()->str() == "73010");
+  CHECK(p->sectors()->Get(2)->percentage() == Approx(100));
+  CHECK(p->sector_family()->str() == "recovery");
+  // The same two targets are also tags of vocabulary 3: listed once each.
+  REQUIRE(p->sdg_targets() != nullptr);
+  REQUIRE(p->sdg_targets()->size() == 2);
+  CHECK(p->sdg_targets()->Get(0)->str() == "16.6");
+  CHECK(p->sdg_targets()->Get(1)->str() == "16.7");
+  CHECK(p->sdg_goals() == nullptr);  // the record gives no goal, and none is derived
+  CHECK(has_org(p, "GB-GOV-1", "funding"));
+  CHECK(has_org(p, "XM-DAC-41114", "implementing"));
+  CHECK(p->budgets() == nullptr);  // a UNDP project: budgets are on its outputs
+  CHECK(p->parent_ref() == nullptr);  // related-activity type 2 are its children
+  CHECK(e->correlation_id()->str() == "XM-DAC-41114-PROJECT-00126375");
+  CHECK(e->gender() == nullptr);
+  CHECK(e->source_revision()->str() == "2021-05-24T14:50:54");
+}
+
+TEST_CASE("the ABAAD activity in Lebanon carries its women's rights sector, gender marker, budget and spending",
+          "[development][iati]") {
+  const auto& r = dportal_import();
+  const auto* e = r.by_record("LB-MOI-497-XM-DAC-7-PPR-4000003882");
+  const auto* p = programme(e);
+  CHECK(e->country()->str() == "LBN");
+  CHECK(p->title()->str() == "NASEEJ 2- Improving prospects for refugees and vulnerable host communities");
+  REQUIRE(p->reporting_org() != nullptr);
+  CHECK(p->reporting_org()->ref()->str() == "LB-MOI-497");
+  CHECK(p->reporting_org()->name()->str() == "ABAAD- Resource Center for Gender Equality");
+  CHECK(p->reporting_org()->type()->str() == "22");
+  CHECK(has_org(p, "LB-MOI-497", "implementing"));
+  CHECK(has_org(p, "XM-DAC-7", "funding"));
+  CHECK(p->status() == schema::ActivityStatus::closed);
+  CHECK(p->iati_status_code() == 4);
+  CHECK(date_of(e->period()->start()) == "2020-06-01");
+  CHECK(date_of(e->period()->end()) == "2020-11-30");
+  REQUIRE(p->sectors() != nullptr);
+  REQUIRE(p->sectors()->size() == 1);
+  CHECK(p->sectors()->Get(0)->code()->str() == "15170");
+  CHECK(p->sectors()->Get(0)->vocabulary()->str() == "1");
+  CHECK(p->sector_family()->str() == "wps");
+  REQUIRE(e->gender() != nullptr);
+  CHECK(e->gender()->scheme() == schema::GenderScheme::iati_dac);
+  CHECK(e->gender()->raw()->str() == "1");
+  CHECK(e->gender()->level() == schema::GenderLevel::significant);
+  CHECK(amount_in(p->budgets(), "USD") == Approx(1124366));
+  CHECK(amount_in(p->disbursements(), "USD") == Approx(1112742.39948867));  // one expenditure (type 4)
+  CHECK(p->commitments() == nullptr);
+  CHECK(p->humanitarian());
+  CHECK(p->hierarchy() == 1);
+  // Its 8 result elements are not mapped (MAPPING.md) and raise nothing: no remark on
+  // any line of the activity.
+  const std::size_t first = line_of_first(fixture(dportal), "<iati-identifier>LB-MOI-497-XM-DAC-7-PPR-4000003882<") - 1;
+  std::ifstream in(fixture(dportal));
+  std::string text;
+  std::size_t n = 0, last = 0, results = 0;
+  while (std::getline(in, text) && last == 0) {
+    if (++n < first) continue;
+    if (text.find("<result ") != std::string::npos) ++results;
+    if (text.find("</iati-activity>") != std::string::npos) last = n;
+  }
+  CHECK(results == 8);
+  REQUIRE(last > first);
+  for (const auto& i : r.result.issues) CHECK_FALSE((i.line >= first && i.line <= last));
+}
+
+TEST_CASE("a KOICA location whose name is empty is left out with a warning on its line", "[development][iati]") {
+  const auto& r = dportal_import();
+  const auto* e = r.by_record("KR-GOV-390-GRP_0000147815");
+  REQUIRE(e != nullptr);
+  // Nothing is invented for it: no admin area, no point, no place name.
+  if (e->geo() != nullptr) {
+    CHECK((e->geo()->admin_areas() == nullptr || e->geo()->admin_areas()->size() == 0));
+    CHECK(e->geo()->points() == nullptr);
+    CHECK((e->geo()->place_name() == nullptr || e->geo()->place_name()->str().empty()));
+  }
+  // The <location> of that activity: the first one after its identifier.
+  std::ifstream in(fixture(dportal));
+  std::string text;
+  std::size_t n = 0, location_line = 0;
+  bool inside = false;
+  while (std::getline(in, text) && location_line == 0) {
+    ++n;
+    if (text.find("<iati-identifier>KR-GOV-390-GRP_0000147815<") != std::string::npos) inside = true;
+    if (inside && text.find("<location>") != std::string::npos) location_line = n;
+  }
+  REQUIRE(location_line > 0);
+  auto left_out = r.issues_with("location has no name, point or administrative code; left out");
+  auto on_line = std::count_if(left_out.begin(), left_out.end(), [&](const auto& i) { return i.line == location_line; });
+  CHECK(on_line == 1);
+  for (const auto& i : left_out) CHECK_FALSE(i.skipped);
+}
+
+TEST_CASE("Terre des hommes' two spellings of its own ref are kept as published and reported",
+          "[development][iati]") {
+  const auto& r = dportal_import();
+  // Reports as CH-FDJP-CHE106823242, takes part as CH-FDJP-CHE-106823242.
+  const auto* a = r.by_record("CH-FDJP-CHE106823242-2019723a");
+  const auto* pa = programme(a);
+  CHECK(a->country()->str() == "IRQ");
+  CHECK(pa->reporting_org()->ref()->str() == "CH-FDJP-CHE106823242");
+  CHECK(has_org(pa, "CH-FDJP-CHE-106823242", "accountable"));
+  CHECK(has_org(pa, "CH-FDJP-CHE-106823242", "implementing"));
+  CHECK(has_org(pa, "XM-DAC-7", "funding"));
+  // Its identifier even uses the other spelling: kept, it is the record's own id.
+  const auto* b = r.by_record("CH-FDJP-CHE-106823242-20119723b");
+  const auto* pb = programme(b);
+  CHECK(pb->iati_identifier()->str() == "CH-FDJP-CHE-106823242-20119723b");
+  CHECK(pb->reporting_org()->ref()->str() == "CH-FDJP-CHE106823242");
+
+  auto spelt = r.issues_with("reporting-org ref \"CH-FDJP-CHE106823242\" is written \"CH-FDJP-CHE-106823242\"");
+  REQUIRE(spelt.size() == 2);
+  CHECK(spelt[0].line == line_of_first(fixture(dportal), "<iati-identifier>CH-FDJP-CHE106823242-2019723a<") - 1);
+  CHECK(spelt[0].reason.find("in participating-org (") != std::string::npos);
+  CHECK(spelt[1].line == line_of_first(fixture(dportal), "<iati-identifier>CH-FDJP-CHE-106823242-20119723b<") - 1);
+  CHECK(spelt[1].reason.find("in participating-org and iati-identifier") != std::string::npos);
+  for (const auto& i : spelt) CHECK_FALSE(i.skipped);
+  // The other publishers spell their refs one way: no such remark for them.
+  CHECK(r.issues_with("spelt differently").size() == 2);
+}
+
+TEST_CASE("SDG goals (tag vocabulary 2) are kept beside the targets", "[development][iati][sdg]") {
+  // Terre des hommes tags its Iraq activity with goal 16 and gives no target.
+  const auto* e = dportal_import().by_record("CH-FDJP-CHE106823242-2019723a");
+  const auto* p = programme(e);
+  REQUIRE(p->sdg_goals() != nullptr);
+  REQUIRE(p->sdg_goals()->size() == 1);
+  CHECK(p->sdg_goals()->Get(0)->str() == "16");
+  CHECK(p->sdg_targets() == nullptr);
+  // "Iraq" as a location is the whole country: no admin area.
+  CHECK((e->geo() == nullptr || e->geo()->admin_areas() == nullptr));
+
+  // Goals as sector vocabulary 7, beside a target, de-duplicated.
+  adapters::iati::activity a;
+  auto share = [](std::string vocabulary, std::string code) {
+    adapters::iati::coded_share c;
+    c.vocabulary = std::move(vocabulary);
+    c.code = std::move(code);
+    return c;
+  };
+  a.sectors = {share("7", "5"), share("8", "5.2"), share("1", "15170")};
+  a.tags = {share("2", "5"), share("2", "16"), share("3", "5.2")};
+  CHECK(adapters::iati::sdg_goals_of(a) == std::vector<std::string>{"5", "16"});
+  CHECK(adapters::iati::sdg_targets_of(a) == std::vector<std::string>{"5.2"});
+}
+
+TEST_CASE("an IATI 2.01 file is read like a 2.03 one", "[development][iati][versions]") {
+  // tests/development/data/README.md: the Liberia project, cut into a 2.01 file.
+  auto r = import_with(adapters::iati::development_adapter(),
+                       std::filesystem::path(HUB_SOURCE_DIR) / "tests/development/data/undp-liberia-2.01.xml");
+  REQUIRE(r.result.refused.is_ok());
+  CHECK(r.result.counts.read == 1);
+  CHECK(r.result.counts.skipped == 0);
+  CHECK(r.result.counts.warnings == 0);  // 2.01 is supported: no "read as 2.03" remark
+  REQUIRE(r.envelopes.size() == 1);
+  const auto* e = r.by_record("XM-DAC-41114-PROJECT-00126829");
+  const auto* p = programme(e);
+  CHECK(e->country()->str() == "LBR");
+  CHECK(p->title()->str() == "Support Liberia COVID-19 Preparedness and Response");
+  CHECK(date_of(e->period()->start()) == "2020-04-01");
+  CHECK(date_of(e->period()->end()) == "2021-06-30");
+  CHECK(has_org(p, "11363", "funding"));
+  CHECK_FALSE(p->humanitarian());  // the attribute came with 2.02
+  // Same record id and revision as in the 2.03 file: the same event id.
+  const auto* same = dportal_import().by_record("XM-DAC-41114-PROJECT-00126829");
+  REQUIRE(same != nullptr);
+  CHECK(schema::id_to_hex(*e->id()) == schema::id_to_hex(*same->id()));
+}
+
 TEST_CASE("sector shares of 33.33 three times are kept as published", "[development][iati]") {
   const auto* e = dportal_import().by_record("XM-DAC-41114-PROJECT-00126893");
   const auto* p = programme(e);
@@ -246,6 +444,31 @@ TEST_CASE("the annotated 2.03 example maps to one event per recipient country", 
   CHECK(af->geo()->points()->Get(0)->lon() == Approx(65.716944));
   REQUIRE(p->humanitarian_scope() != nullptr);
   CHECK(p->humanitarian_scope()->Get(0)->str() == "EQ-2015-000048-NPL");
+  // <administrative vocabulary="G1" level="1" code="1453782"/>: a GeoNames code, not a
+  // P-code (and Afghanistan is not in the P-code table): kept with its vocabulary on an
+  // unresolved admin-1 area, for both locations that give it.
+  const auto* areas = af->geo()->admin_areas();
+  REQUIRE(areas != nullptr);
+  REQUIRE(areas->size() == 2);
+  for (const auto* a : *areas) {
+    CHECK(a->level() == 1);
+    CHECK(a->pcode() == nullptr);
+    CHECK(a->resolution() == schema::GeoResolution::unresolved);
+    REQUIRE(a->vocabulary() != nullptr);
+    CHECK(a->vocabulary()->str() == "G1");
+    REQUIRE(a->code() != nullptr);
+    CHECK(a->code()->str() == "1453782");
+  }
+  CHECK(areas->Get(0)->name()->str() == "Location name");
+  CHECK(areas->Get(1)->name()->str() == "Location #2 name");
+  // The Antigua and Barbuda event carries the same places (the example does not say
+  // which location is in which country).
+  REQUIRE(ag->geo() != nullptr);
+  REQUIRE(ag->geo()->admin_areas() != nullptr);
+  CHECK(ag->geo()->admin_areas()->Get(0)->code()->str() == "1453782");
+  // No SDG goal or target in the example (its tags are vocabularies 1 and 99).
+  CHECK(p->sdg_goals() == nullptr);
+  CHECK(p->sdg_targets() == nullptr);
 }
 
 TEST_CASE("importing the same file twice gives the same event ids", "[development][iati]") {
@@ -313,10 +536,25 @@ TEST_CASE("invalid activities are reported with file and line and nothing is pub
     CHECK_FALSE(r.issues_with("white space before the XML declaration").empty());
   }
   SECTION("rule-invalid but identifiable activities are published with warnings where the data is odd") {
-    auto pct = import_with(def, fixture("iati/invalid/country-percentages-not-100-2.02.xml"));
+    const auto pct_file = fixture("iati/invalid/country-percentages-not-100-2.02.xml");
+    auto pct = import_with(def, pct_file);
     REQUIRE(pct.result.refused.is_ok());
     CHECK(pct.result.counts.skipped == 0);
-    CHECK_FALSE(pct.envelopes.empty());
+    CHECK(pct.envelopes.size() == 2);  // AF and AX
+    // recipient-country AF 125 % + AX 75 %: the 125 is no share, and the total is not 100.
+    auto over = pct.issues_with("<recipient-country code=\"AF\"> percentage \"125\" is not a number from 0 to 100; share left out");
+    REQUIRE(over.size() == 1);
+    CHECK_FALSE(over[0].skipped);
+    CHECK(over[0].line == line_of_first(pct_file, "percentage=\"125\""));
+    auto total = pct.issues_with("recipient-country percentages add up to 200 (125 + 75), not 100; shares kept as published");
+    REQUIRE(total.size() == 1);
+    CHECK(total[0].line == line_of_first(pct_file, "<iati-activity>"));
+    const auto* af = pct.by_record("AA-AAA-123456789-ABC123@AFG");
+    REQUIRE(af != nullptr);
+    const auto* shares = programme(af)->recipient_countries();
+    REQUIRE(shares != nullptr);
+    CHECK(shares->Get(0)->percentage() == -1);  // left out, not clamped
+    CHECK(shares->Get(1)->percentage() == Approx(75));
     auto order = import_with(def, fixture("iati/invalid/bad-date-order-2.02.xml"));
     REQUIRE(order.result.refused.is_ok());
     CHECK(order.envelopes.size() == 2);  // AF and AX
@@ -325,11 +563,37 @@ TEST_CASE("invalid activities are reported with file and line and nothing is pub
     CHECK(before[0].line == 4);
   }
   SECTION("every element with placeholder values") {
-    auto r = import_with(def, fixture("iati/invalid/placeholder-values-every-element.xml"));
+    const auto file = fixture("iati/invalid/placeholder-values-every-element.xml");
+    auto r = import_with(def, file);
     REQUIRE(r.result.refused.is_ok());
-    CHECK(r.result.counts.read >= 1);
+    CHECK(r.result.counts.read == 2);  // the same placeholder activity twice
     CHECK(r.result.counts.read == r.result.counts.skipped + r.result.counts.emitted);
-    CHECK(r.result.counts.warnings > 0);
+    INFO(r.result.issues.size());
+    for (const auto& i : r.result.issues) UNSCOPED_INFO(i.to_string());
+    // Each placeholder is named, field by field, on its own line.
+    const std::size_t activity_line = line_of_first(file, "<iati-activity ");
+    auto one = [&](const std::string& says, std::size_t line) {
+      auto found = r.issues_with(says);
+      CAPTURE(says);
+      REQUIRE(found.size() >= 1);
+      CHECK(found[0].line == line);
+    };
+    one("version \"TEXT\"", line_of_first(file, "<iati-activities "));
+    one("hierarchy \"-1\" is not a level from 1 up; left out", activity_line);
+    one("activity-date type \"TEXT\" is not 1-4", line_of_first(file, "<activity-date "));
+    one("point pos \"text\" is not \"latitude longitude\" in degrees; point left out", line_of_first(file, "<point "));
+    one("recipient-country code \"TEXT\" is not an ISO 3166-1 alpha-2 code", line_of_first(file, "<recipient-country "));
+    // With no country it can be filed under, each activity is skipped with the reason,
+    // on its own line.
+    CHECK(r.result.counts.skipped == 2);
+    CHECK(r.envelopes.empty());
+    auto skipped = r.issues_with("text: no recipient-country with a known code (only recipient-region TEXT)");
+    REQUIRE(skipped.size() == 2);
+    CHECK(skipped[0].skipped);
+    CHECK(skipped[0].line == activity_line);
+    CHECK(skipped[1].skipped);
+    CHECK(skipped[1].line > activity_line);
+    CHECK(r.issues_with("hierarchy \"-1\" is not a level from 1 up").size() == 2);
   }
 }
 

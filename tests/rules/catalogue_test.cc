@@ -317,6 +317,50 @@ TEST_CASE("R8 fires for deadly incidents where work runs and resolves once a win
   CHECK(resolved[0].status == "resolved");
 }
 
+TEST_CASE("an adapter heartbeat does not move event time, so R8 stays firing", "[rules][catalogue][R8][heartbeat]") {
+  harness h(a4p_path());
+  ev work;
+  work.type = Payload::ProgrammeActivity;
+  work.record = "XM-5";
+  work.adm2 = "SS0101";
+  work.start = t0 - 100 * day;
+  h.feed(work, t0);
+  std::vector<transition> fired;
+  for (int i = 0; i < 5; ++i) {
+    ev inc;
+    inc.type = Payload::SecurityIncident;
+    inc.record = "ucdp-" + std::to_string(i);
+    inc.adm2 = "SS0101";
+    inc.fatalities = 2;
+    inc.occurred = t0 + i * day;
+    auto t = harness::of(h.feed(inc, t0 + i * day), "R8");
+    fired.insert(fired.end(), t.begin(), t.end());
+  }
+  REQUIRE(fired.size() == 1);
+  // An idle adapter's heartbeat 40 days on (as an adapter started today sends while the
+  // feed it reads is from the past).
+  flatbuffers::FlatBufferBuilder fbb;
+  auto hb = hub::schema::CreateAdapterHeartbeatDirect(fbb, "peacekeeping-adapter", "/inbox");
+  hub::schema::Id128 id(7, 7);
+  auto env = hub::schema::CreateEnvelopeDirect(fbb, &id, "peacekeeping-adapter", hub::schema::Entity::hub, "XXX",
+                                               0, t0 + 40 * day, t0 + 40 * day, hub::schema::Classification::internal,
+                                               nullptr, nullptr, nullptr, nullptr, nullptr, 0, "peacekeeping-adapter/heartbeat",
+                                               "1", nullptr, Payload::AdapterHeartbeat, hb.Union());
+  hub::schema::FinishEnvelopeBuffer(fbb, env);
+  std::vector<std::uint8_t> bytes(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+  CHECK(harness::of(h.feed_bytes(bytes, t0 + 40 * day), "R8").empty());
+  // A real event 40 days on still does (the test above).
+  ev later;
+  later.type = Payload::SecurityIncident;
+  later.record = "ucdp-far";
+  later.adm2 = "SS0505";
+  later.fatalities = 1;
+  later.occurred = t0 + 40 * day;
+  auto resolved = harness::of(h.feed(later, t0 + 41 * day), "R8");
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].status == "resolved");
+}
+
 TEST_CASE("R8 does not fire where no activity runs", "[rules][catalogue][R8]") {
   harness h(a4p_path());
   std::vector<transition> all;

@@ -86,6 +86,7 @@ TEST_CASE("hubd --mirror-endpoint given twice takes the last, like the other fla
   CHECK_THAT(r.output, Catch::Contains("mirror_endpoint: tcp://127.0.0.1:1002"));
   auto h = run(std::string(HUBD_PATH) + " --help");
   CHECK(h.exit_code == 0);
+  CHECK_THAT(h.output, Catch::Contains("Usage:") && Catch::Contains("hubd") && Catch::Contains("--config"));
   CHECK_THAT(h.output, Catch::Contains("--mirror-endpoint") && !Catch::Contains("take_last"));
 }
 

@@ -79,7 +79,7 @@ TEST_CASE("hubd refuses a bad flag value naming the flag", "[hubd][config]") {
   CHECK_THAT(r.output, Catch::Contains("--log-level: log.level: 'loud' is not a log level"));
 }
 
-TEST_CASE("hubd --mirror-endpoint given twice takes the last, like the other flags", "[hubd][config]") {
+TEST_CASE("hubd --mirror-endpoint given twice takes the last value and --help prints the usage", "[hubd][config]") {
   auto r = run(std::string(HUBD_PATH) +
                " --mirror-endpoint tcp://127.0.0.1:1001 --mirror-endpoint tcp://127.0.0.1:1002 --print-config");
   CHECK(r.exit_code == 0);

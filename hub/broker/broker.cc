@@ -134,6 +134,7 @@ struct broker::impl {
 
   zmq::context_t ctx{1};
   zmq::socket_t router{ctx, zmq::socket_type::router};
+  zmq::socket_t monitor_sock{ctx, zmq::socket_type::pair};  // the router's connection events
   std::optional<zmq::socket_t> mirror;
   zmq::socket_t sync_sock{ctx, zmq::socket_type::pair};
   std::optional<zmq::socket_t> zap;  // the ZAP handler's socket, when security is on
@@ -168,7 +169,7 @@ struct broker::impl {
   std::vector<frame> frame_views;
   std::chrono::steady_clock::time_point turn_started;  // when this turn's messages were read
   std::vector<std::string> gone;  // clients found unreachable this turn
-  std::size_t mirror_index = 0, zap_index = 0;
+  std::size_t mirror_index = 0, zap_index = 0, monitor_index = 0;
 
   impl(broker_options o, std::unique_ptr<store::store> s, broker_hooks h)
       : opts(std::move(o)), st(std::move(s)), hooks(std::move(h)), dedup(opts.dedup_window) {
@@ -198,6 +199,14 @@ struct broker::impl {
       // A message far beyond the envelope limit is cut off by ZeroMQ (the peer is dropped);
       // anything up to it reaches the verifier and gets a clear NAK.
       router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(opts.max_envelope_bytes * 4 + 4096));
+      // ZeroMQ closes such a connection itself and tells the socket's owner nothing. Its
+      // monitor reports every connection that ends, which is counted and logged
+      // (handle_monitor); it does not say why, so a client closing its socket counts too.
+      const std::string monitor_endpoint = "inproc://monitor-" + hub_id;
+      if (zmq_socket_monitor(router.handle(), monitor_endpoint.c_str(), ZMQ_EVENT_DISCONNECTED) != 0)
+        throw zmq::error_t();
+      monitor_sock.set(zmq::sockopt::linger, 0);
+      monitor_sock.connect(monitor_endpoint);
       if (opts.acl) {
         // The ZAP handler must be bound before the first client handshake.
         zap.emplace(ctx, zmq::socket_type::rep);
@@ -328,13 +337,17 @@ struct broker::impl {
     std::uint64_t suppressed = 0;
   };
   std::array<log_limit, 64> limits{};
-  bool may_log(std::size_t key, std::string_view what) {
+  // Keys: NAK reasons 0-31, ERR reasons 32-63; ended connections take the last, which
+  // no reason code reaches.
+  static constexpr std::size_t disconnect_log_key = 63;
+  bool may_log(std::size_t key, std::string_view what,
+               spdlog::level::level_enum summary_level = spdlog::level::warn) {
     constexpr unsigned burst = 10;
     auto& l = limits[key % limits.size()];
     millis now = now_millis();
     if (now - l.window_start >= 10'000) {
       if (l.suppressed > 0)
-        spdlog::warn("{} more {} message(s) not logged in the last 10 s", l.suppressed, what);
+        spdlog::log(summary_level, "{} more {} message(s) not logged in the last 10 s", l.suppressed, what);
       l = {now, 0, 0};
     }
     if (l.logged < burst) {
@@ -363,6 +376,25 @@ struct broker::impl {
     auto it = clients.find(identity);
     if (it != clients.end() && !it->second.name.empty()) return it->second.name;
     return peer_name(identity);
+  }
+
+  // A connection on the client socket ended: the client closed it, or ZeroMQ cut it off
+  // for a protocol fault, above all a message over ZMQ_MAXMSGSIZE (see bind()). ZeroMQ
+  // 4.3 reports both as ZMQ_EVENT_DISCONNECTED, so both are counted; the log line names
+  // the limit so that a client's complaint of a reset connection can be matched to it.
+  void handle_monitor() {
+    std::vector<zmq::message_t> ev;
+    while (zmq::recv_multipart(monitor_sock, std::back_inserter(ev), zmq::recv_flags::dontwait)) {
+      std::uint16_t event = 0;
+      if (ev.size() == 2 && ev[0].size() >= sizeof event) std::memcpy(&event, ev[0].data(), sizeof event);
+      ev.clear();
+      if (event != ZMQ_EVENT_DISCONNECTED) continue;
+      counters.disconnects++;
+      if (may_log(disconnect_log_key, "connection-ended", spdlog::level::info))
+        spdlog::info("a client connection ended ({} so far): the client closed it, or ZeroMQ cut it off for a "
+                     "protocol fault such as a message over {} bytes",
+                     counters.disconnects, opts.max_envelope_bytes * 4 + 4096);
+    }
   }
 
   // ---------------------------------------------------------------- security
@@ -1149,7 +1181,8 @@ struct broker::impl {
                      {"bytes_out", counters.bytes_out},     {"mirror_sent", counters.mirror_sent},
                      {"mirror_dropped", counters.mirror_dropped}, {"credit_stalls", counters.credit_stalls},
                      {"clients_dropped", counters.clients_dropped}, {"auth_denied", counters.auth_denied},
-                     {"acl_denied", counters.acl_denied}, {"naks", naks}, {"errs", errs}};
+                     {"acl_denied", counters.acl_denied}, {"disconnects", counters.disconnects},
+                     {"naks", naks}, {"errs", errs}};
     j["security"] = opts.acl ? "curve" : "off";
     millis now = now_millis();
     json cl = json::array();
@@ -1201,6 +1234,8 @@ struct broker::impl {
     if (mirror) items.push_back({mirror->handle(), 0, ZMQ_POLLIN, 0});
     zap_index = items.size();
     if (zap) items.push_back({zap->handle(), 0, ZMQ_POLLIN, 0});
+    monitor_index = items.size();
+    items.push_back({monitor_sock.handle(), 0, ZMQ_POLLIN, 0});
     while (!stopping.load()) {
       long timeout = 100;
       bool pending_work = !internal_out.empty() || has_deliverable_lagging();
@@ -1229,6 +1264,7 @@ struct broker::impl {
         }
       }
       if (zap && (items[zap_index].revents & ZMQ_POLLIN)) handle_zap();
+      if (items[monitor_index].revents & ZMQ_POLLIN) handle_monitor();
       turn(items);
     }
     shutdown();

@@ -87,6 +87,8 @@ struct broker_counters {
   std::uint64_t clients_dropped = 0;  // clients gone (unreachable or timed out)
   std::uint64_t auth_denied = 0;      // connections refused by the ZAP handler
   std::uint64_t acl_denied = 0;       // PUB, SUB or deliveries refused by the ACL
+  std::uint64_t disconnects = 0;      // client connections that ended: closed by the client, or cut
+                                      // off by ZeroMQ (a message over maxmsgsize); ZeroMQ does not say which
   std::uint64_t naks[32] = {};        // by hub.schema.Reason
   std::uint64_t errs[32] = {};        // by hub.schema.Reason
 };

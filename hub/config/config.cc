@@ -12,6 +12,7 @@ namespace {
 struct reader {
   std::string file;
   std::vector<std::string> errors;
+  std::map<std::string, std::string>* origin = nullptr;
 
   std::string where(const YAML::Node& n) const {
     return fmt::format("{}:{}", file, n.Mark().line + 1);
@@ -33,6 +34,7 @@ struct reader {
   void get(const YAML::Node& map, const char* key, const std::string& prefix, T& out) {
     auto n = map[key];
     if (!n) return;
+    (*origin)[prefix + key] = where(n);
     try {
       out = n.as<T>();
     } catch (const YAML::Exception&) {
@@ -40,11 +42,12 @@ struct reader {
     }
   }
 
-  void get_list(const YAML::Node& map, const char* key, std::vector<std::string>& out) {
+  void get_list(const YAML::Node& map, const char* key, const std::string& prefix, std::vector<std::string>& out) {
     auto n = map[key];
     if (!n) return;
+    (*origin)[prefix + key] = where(n);
     if (!n.IsSequence()) {
-      errors.push_back(fmt::format("{}: key '{}' must be a list", where(n), key));
+      errors.push_back(fmt::format("{}: key '{}{}' must be a list", where(n), prefix, key));
       return;
     }
     out.clear();
@@ -66,7 +69,7 @@ result<hub_config> load_file(const std::filesystem::path& path) {
   }
   hub_config c;
   if (root.IsNull()) return c;
-  reader r{path.string(), {}};
+  reader r{path.string(), {}, &c.origin};
   if (!root.IsMap()) return status::config_error(fmt::format("{}:1: the config must be a mapping of keys", path.string()));
   r.check_keys(root, {"hub_name", "endpoint", "mirror_endpoint", "data_dir", "http", "store", "dedup_window",
                       "client_timeout_ms", "max_envelope_bytes", "rules", "log", "security"}, "");
@@ -84,7 +87,7 @@ result<hub_config> load_file(const std::filesystem::path& path) {
     } else {
       r.check_keys(s, {"kind", "fsync", "fsync_interval_ms", "segment_bytes", "retention_age_s", "retention_bytes",
                        "servers", "stream", "replicas"}, "store.");
-      r.get_list(s, "servers", c.store.servers);
+      r.get_list(s, "servers", "store.", c.store.servers);
       r.get(s, "stream", "store.", c.store.stream);
       r.get(s, "replicas", "store.", c.store.replicas);
       r.get(s, "kind", "store.", c.store.kind);
@@ -107,7 +110,7 @@ result<hub_config> load_file(const std::filesystem::path& path) {
       r.errors.push_back(fmt::format("{}: key 'rules' must be a mapping with 'files'", r.where(rules)));
     } else {
       r.check_keys(rules, {"files", "alertmanager_url", "lease_ttl_ms"}, "rules.");
-      r.get_list(rules, "files", c.rule_files);
+      r.get_list(rules, "files", "rules.", c.rule_files);
       r.get(rules, "alertmanager_url", "rules.", c.alertmanager_url);
       r.get(rules, "lease_ttl_ms", "rules.", c.rules_lease_ttl_ms);
     }
@@ -143,29 +146,36 @@ result<hub_config> load_file(const std::filesystem::path& path) {
 
 status validate(const hub_config& c) {
   std::vector<std::string> errs;
-  if (c.endpoint.empty()) errs.push_back("endpoint: must not be empty");
+  // "FILE:LINE: key: problem" for a value from the file, "--flag: key: problem" for one
+  // from a flag, "key: problem" for a default.
+  auto bad = [&](const std::string& key, const std::string& problem) {
+    auto it = c.origin.find(key);
+    errs.push_back(it == c.origin.end() ? key + ": " + problem : it->second + ": " + key + ": " + problem);
+  };
+  if (c.endpoint.empty()) bad("endpoint", "must not be empty");
   if (c.store.kind != "embedded" && c.store.kind != "memory" && c.store.kind != "jetstream")
-    errs.push_back("store.kind: '" + c.store.kind + "' is not one of embedded, memory, jetstream");
+    bad("store.kind", "'" + c.store.kind + "' is not one of embedded, memory, jetstream");
   if (c.store.kind == "jetstream" && c.store.servers.empty())
-    errs.push_back("store.servers: jetstream needs the nats:// URLs of the cluster");
+    bad(c.origin.count("store.servers") ? "store.servers" : "store.kind",
+        "jetstream needs the nats:// URLs of the cluster in store.servers");
   if (c.store.replicas != 1 && c.store.replicas != 3 && c.store.replicas != 5)
-    errs.push_back("store.replicas: must be 1, 3 or 5");
+    bad("store.replicas", "must be 1, 3 or 5");
   if (c.store.fsync != "batch" && c.store.fsync != "interval" && c.store.fsync != "never")
-    errs.push_back("store.fsync: '" + c.store.fsync + "' is not one of batch, interval, never");
-  if (c.store.fsync_interval_ms <= 0) errs.push_back("store.fsync_interval_ms: must be positive");
+    bad("store.fsync", "'" + c.store.fsync + "' is not one of batch, interval, never");
+  if (c.store.fsync_interval_ms <= 0) bad("store.fsync_interval_ms", "must be positive");
   if (c.rules_lease_ttl_ms < 1'000)
-    errs.push_back("rules.lease_ttl_ms: must be at least 1000 (the holder renews it every ttl/5)");
-  if (c.store.segment_bytes < 4096) errs.push_back("store.segment_bytes: must be at least 4096");
-  if (c.dedup_window == 0) errs.push_back("dedup_window: must be at least 1");
-  if (c.client_timeout_ms < 100) errs.push_back("client_timeout_ms: must be at least 100");
+    bad("rules.lease_ttl_ms", "must be at least 1000 (the holder renews it every ttl/5)");
+  if (c.store.segment_bytes < 4096) bad("store.segment_bytes", "must be at least 4096");
+  if (c.dedup_window == 0) bad("dedup_window", "must be at least 1");
+  if (c.client_timeout_ms < 100) bad("client_timeout_ms", "must be at least 100");
   if (c.max_envelope_bytes < 256 || c.max_envelope_bytes > (64u << 20))
-    errs.push_back("max_envelope_bytes: must be between 256 and 67108864");
+    bad("max_envelope_bytes", "must be between 256 and 67108864");
   if (c.security && (c.curve_secret_key_file.empty() || c.acl_file.empty()))
-    errs.push_back("security: enabled needs curve_secret_key_file and acl_file");
+    bad("security.enabled", "needs security.curve_secret_key_file and security.acl_file");
   if (c.log_format != "text" && c.log_format != "json")
-    errs.push_back("log.format: '" + c.log_format + "' is not one of text, json");
+    bad("log.format", "'" + c.log_format + "' is not one of text, json");
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
-  if (!levels.count(c.log_level)) errs.push_back("log.level: '" + c.log_level + "' is not a log level");
+  if (!levels.count(c.log_level)) bad("log.level", "'" + c.log_level + "' is not a log level");
   if (errs.empty()) return status::ok();
   std::string all;
   for (const auto& e : errs) all += (all.empty() ? "" : "\n") + e;

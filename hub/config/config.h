@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ struct hub_config {
   std::string acl_file;                                // identities, keys, permissions, clearances
   std::string log_format = "text";                     // text or json
   std::string log_level = "info";                      // trace, debug, info, warn, error
+  // Where each value set came from, by dotted key ("store.segment_bytes"): "FILE:LINE"
+  // for the config file, or the flag ("--fsync") that overrode it. validate() names it.
+  std::map<std::string, std::string> origin;
 };
 
 // Reads a YAML config file. Unknown keys, wrong types and bad values are errors that
@@ -49,6 +53,7 @@ struct hub_config {
 [[nodiscard]] result<hub_config> load_file(const std::filesystem::path& path);
 
 // Checks values that flags may also have set (e.g. fsync is one of batch, interval, never).
+// Each error names the key and, from `origin`, the file and line or the flag it came from.
 [[nodiscard]] status validate(const hub_config& c);
 
 // The configuration as YAML, as --print-config shows it.

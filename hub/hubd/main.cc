@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   bool print_config = false;
   app.add_option("--config", config_file, "YAML configuration file")->check(CLI::ExistingFile);
   app.add_option("--endpoint", endpoint, "client socket, e.g. tcp://127.0.0.1:7460 (port * picks a free one)")->take_last();
-  app.add_option("--mirror-endpoint", mirror_endpoint, "best-effort XPUB mirror->take_last(); \"\" disables it");
+  app.add_option("--mirror-endpoint", mirror_endpoint, "best-effort XPUB mirror; \"\" disables it")->take_last();
   app.add_option("--data-dir", data_dir, "directory of the event log")->take_last();
   app.add_option("--http", http, "host:port of the ops HTTP endpoint (metrics, health, status, dashboard)")->take_last();
   app.add_option("--store", store_kind, "embedded (durable log, default), memory, or jetstream")
@@ -123,17 +123,22 @@ int main(int argc, char** argv) {
     }
     cfg = std::move(loaded.value());
   }
-  // Flags override the file.
-  if (app.count("--endpoint")) cfg.endpoint = endpoint;
-  if (app.count("--mirror-endpoint")) cfg.mirror_endpoint = mirror_endpoint;
-  if (app.count("--data-dir")) cfg.data_dir = data_dir;
-  if (app.count("--http")) cfg.http = http;
-  if (app.count("--store")) cfg.store.kind = store_kind;
-  if (app.count("--fsync")) cfg.store.fsync = fsync;
-  if (app.count("--rules")) cfg.rule_files = rules;
-  if (app.count("--alertmanager")) cfg.alertmanager_url = alertmanager;
-  if (app.count("--log-format")) cfg.log_format = log_format;
-  if (app.count("--log-level")) cfg.log_level = log_level;
+  // Flags override the file (and are named in validate()'s messages instead of its lines).
+  auto flag = [&](const char* name, const char* key, auto& field, const auto& value) {
+    if (!app.count(name)) return;
+    field = value;
+    cfg.origin[key] = name;
+  };
+  flag("--endpoint", "endpoint", cfg.endpoint, endpoint);
+  flag("--mirror-endpoint", "mirror_endpoint", cfg.mirror_endpoint, mirror_endpoint);
+  flag("--data-dir", "data_dir", cfg.data_dir, data_dir);
+  flag("--http", "http", cfg.http, http);
+  flag("--store", "store.kind", cfg.store.kind, store_kind);
+  flag("--fsync", "store.fsync", cfg.store.fsync, fsync);
+  flag("--rules", "rules.files", cfg.rule_files, rules);
+  flag("--alertmanager", "rules.alertmanager_url", cfg.alertmanager_url, alertmanager);
+  flag("--log-format", "log.format", cfg.log_format, log_format);
+  flag("--log-level", "log.level", cfg.log_level, log_level);
   if (auto v = hub::config::validate(cfg); !v) {
     std::cerr << "hubd: configuration error:\n" << v.message() << "\n";
     return 2;

@@ -151,6 +151,7 @@ void feed::on_status(const std::string& status_json, millis now) {
   metrics_.bytes_in.advance_to(u64(counters, "bytes_in"));
   metrics_.bytes_out.advance_to(u64(counters, "bytes_out"));
   metrics_.mirror_dropped.advance_to(u64(counters, "mirror_dropped"));
+  metrics_.disconnects.advance_to(u64(counters, "disconnects"));
   metrics_.credit_stalls.advance_to(u64(counters, "credit_stalls"));
   metrics_.rules_evaluated.advance_to(u64(counters, "rules_evaluated"));
   if (auto it = j.find("rules"); it != j.end() && it->is_object()) metrics_.rules_evaluated.advance_to(u64(*it, "evaluated"));

@@ -277,6 +277,10 @@ hub_metrics::hub_metrics()
           {"adapter"})),
       mirror_dropped(registry_.add_counter("hub_mirror_dropped_total",
                                            "Events the best-effort mirror could not send.").get()),
+      disconnects(registry_.add_counter("hub_disconnects_total",
+                                        "Client connections that ended: closed by the client, or cut off by "
+                                        "ZeroMQ for a protocol fault such as a message over the size limit.")
+                      .get()),
       duplicates(registry_.add_counter("hub_duplicates_total",
                                        "Publishes whose event id was already stored (acked, not stored again).")
                      .get()),

@@ -209,6 +209,7 @@ class hub_metrics {
   gauge_family& alerts_firing;      // hub_alerts_firing{severity}
   gauge_family& adapter_heartbeat_age_seconds;  // hub_adapter_heartbeat_age_seconds{adapter}
   counter& mirror_dropped;          // hub_mirror_dropped_total
+  counter& disconnects;             // hub_disconnects_total: client connections that ended
   counter& duplicates;              // hub_duplicates_total
   gauge& store_writable;            // hub_store_writable: 1 when the store accepts writes
   gauge& up;                        // hub_up: 1 while hubd runs

@@ -34,6 +34,7 @@ std::string status_snapshot::to_json() const {
                    {"mirror_dropped", counters.mirror_dropped},
                    {"credit_stalls", counters.credit_stalls},
                    {"clients_dropped", counters.clients_dropped},
+                   {"disconnects", counters.disconnects},
                    {"rules_evaluated", counters.rules_evaluated},
                    {"naks", counters.naks},
                    {"errs", counters.errs}};
@@ -120,6 +121,7 @@ result<status_snapshot> status_snapshot::from_json(std::string_view text) {
       read(c, "mirror_dropped", s.counters.mirror_dropped);
       read(c, "credit_stalls", s.counters.credit_stalls);
       read(c, "clients_dropped", s.counters.clients_dropped);
+      read(c, "disconnects", s.counters.disconnects);
       read(c, "rules_evaluated", s.counters.rules_evaluated);
       read(c, "naks", s.counters.naks);
       read(c, "errs", s.counters.errs);

@@ -57,3 +57,33 @@ TEST_CASE("printed config can be loaded again unchanged", "[config]") {
   REQUIRE(again.is_ok());
   CHECK(hub::config::to_yaml(*again) == hub::config::to_yaml(c));
 }
+
+TEST_CASE("a value out of range names the file, the line and the key", "[config]") {
+  hub::test::temp_dir d;
+  auto c = hub::config::load_file(write(d, "store:\n  segment_bytes: 10\n  replicas: 2\n"
+                                           "dedup_window: 0\nclient_timeout_ms: 5\n"
+                                           "max_envelope_bytes: 100\nlog:\n  level: loud\n"));
+  REQUIRE(c.is_ok());  // each value has the right type; the ranges are validate()'s
+  auto v = hub::config::validate(*c);
+  REQUIRE_FALSE(v.is_ok());
+  const auto& m = v.message();
+  CHECK_THAT(m, Catch::Contains("hubd.yaml:2: store.segment_bytes: must be at least 4096"));
+  CHECK_THAT(m, Catch::Contains("hubd.yaml:3: store.replicas: must be 1, 3 or 5"));
+  CHECK_THAT(m, Catch::Contains("hubd.yaml:4: dedup_window:"));
+  CHECK_THAT(m, Catch::Contains("hubd.yaml:5: client_timeout_ms:"));
+  CHECK_THAT(m, Catch::Contains("hubd.yaml:6: max_envelope_bytes:"));
+  CHECK_THAT(m, Catch::Contains("hubd.yaml:8: log.level: 'loud' is not a log level"));
+}
+
+TEST_CASE("a bad value from a flag names the flag; a good file value names nothing", "[config]") {
+  hub::test::temp_dir d;
+  auto c = hub::config::load_file(write(d, "log:\n  level: info\n"));
+  REQUIRE(c.is_ok());
+  CHECK(hub::config::validate(*c).is_ok());
+  // As hubd does for --log-level: the flag's value replaces the file's, and its origin.
+  c->log_level = "loud";
+  c->origin["log.level"] = "--log-level";
+  auto v = hub::config::validate(*c);
+  REQUIRE_FALSE(v.is_ok());
+  CHECK(v.message() == "--log-level: log.level: 'loud' is not a log level");
+}

@@ -1,5 +1,6 @@
 // hubd as a process: flags, config errors, a publish/subscribe round trip over raw
-// sockets, and a clean exit on SIGTERM.
+// sockets, and a clean exit on SIGTERM and SIGINT.
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -64,6 +65,31 @@ TEST_CASE("hubd refuses a broken config naming the key and line", "[hubd][config
   CHECK_THAT(r.output, Catch::Contains("c.yaml:2") && Catch::Contains("mirror_endpiont"));
 }
 
+TEST_CASE("hubd refuses a value out of range naming the file, the line and the key", "[hubd][config]") {
+  hub::test::temp_dir d;
+  std::ofstream(d / "c.yaml") << "store:\n  segment_bytes: 10\n";
+  auto r = run(std::string(HUBD_PATH) + " --config " + (d / "c.yaml").string() + " --print-config");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("c.yaml:2: store.segment_bytes: must be at least 4096"));
+}
+
+TEST_CASE("hubd refuses a bad flag value naming the flag", "[hubd][config]") {
+  auto r = run(std::string(HUBD_PATH) + " --log-level loud --print-config");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("--log-level: log.level: 'loud' is not a log level"));
+}
+
+TEST_CASE("hubd --mirror-endpoint given twice takes the last value and --help prints the usage", "[hubd][config]") {
+  auto r = run(std::string(HUBD_PATH) +
+               " --mirror-endpoint tcp://127.0.0.1:1001 --mirror-endpoint tcp://127.0.0.1:1002 --print-config");
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("mirror_endpoint: tcp://127.0.0.1:1002"));
+  auto h = run(std::string(HUBD_PATH) + " --help");
+  CHECK(h.exit_code == 0);
+  CHECK_THAT(h.output, Catch::Contains("Usage:") && Catch::Contains("hubd") && Catch::Contains("--config"));
+  CHECK_THAT(h.output, Catch::Contains("--mirror-endpoint") && !Catch::Contains("take_last"));
+}
+
 TEST_CASE("events published over raw sockets are acked and delivered in order", "[hubd][protocol]") {
   hub::test::hubd_process hub({.extra_args = {"--store", "memory"}});
   zmq::context_t ctx;
@@ -112,11 +138,23 @@ TEST_CASE("events published over raw sockets are acked and delivered in order", 
 }
 
 TEST_CASE("hubd exits cleanly on SIGTERM and SIGINT", "[hubd]") {
-  hub::test::hubd_process hub({.extra_args = {"--store", "memory"}});
-  int st = hub.stop();
-  REQUIRE(WIFEXITED(st));
-  CHECK(WEXITSTATUS(st) == 0);
-  CHECK_THAT(hub.log(), Catch::Contains("stopped"));
+  for (int sig : {SIGTERM, SIGINT}) {
+    INFO("signal " << ::strsignal(sig));
+    hub::test::hubd_process hub({.extra_args = {"--store", "memory"}});
+    // It serves first, so that the signal reaches a running loop, not a hub still starting.
+    zmq::context_t ctx;
+    zmq::socket_t c(ctx, zmq::socket_type::dealer);
+    c.set(zmq::sockopt::linger, 0);
+    c.connect(hub.endpoint());
+    c.send(zmq::buffer(std::string(hub::wire::cmd_ping)), zmq::send_flags::none);
+    auto pong = recv_reply(c);
+    REQUIRE_FALSE(pong.empty());
+    CHECK(str(pong[0]) == "PONG");
+    int st = hub.stop_with(sig);
+    REQUIRE(WIFEXITED(st));  // not killed by the signal, nor by the SIGKILL after the deadline
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK_THAT(hub.log(), Catch::Contains("shutting down") && Catch::Contains("stopped:"));
+  }
 }
 
 namespace {

@@ -3,6 +3,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -148,6 +150,81 @@ TEST_CASE("hubctl refuses bad options with a message", "[hubctl]") {
   auto h = hubctl(dir, {"tail", "--help"});
   CHECK(h.exit_code == 0);
   CHECK_THAT(h.out, Catch::Contains("Examples"));
+}
+
+TEST_CASE("hubctl --help and the --help of every subcommand, nested ones included, print its usage", "[hubctl][help]") {
+  hub::test::temp_dir dir("hubctl");
+  // Every command of tools/hubctl (command_table() in main.cc and the subcommands each
+  // adds). The list is checked against `hubctl --help` below, so a new command that is
+  // missing here fails the test.
+  const std::vector<std::vector<std::string>> commands = {
+      {},
+      {"publish"},
+      {"tail"},
+      {"replay"},
+      {"status"},
+      {"alerts"},
+      {"alerts", "ack"},
+      {"alerts", "silence"},
+      {"rules"},
+      {"rules", "check"},
+      {"rules", "reload"},
+      {"rules", "backtest"},
+      {"keys"},
+      {"keys", "generate"},
+      {"acl"},
+      {"acl", "check"},
+      {"top"},
+      {"log"},
+      {"log", "stats"},
+      {"log", "verify"},
+  };
+  std::map<std::string, std::vector<std::string>> listed;  // parent -> subcommands its --help lists
+  for (const auto& cmd : commands) {
+    std::string name = "hubctl";
+    for (const auto& c : cmd) name += " " + c;
+    INFO(name << " --help");
+    auto args = cmd;
+    args.push_back("--help");
+    auto r = hubctl(dir, args);
+    CHECK(r.exit_code == 0);
+    // The usage line names the command path (after the program's own path).
+    auto usage = r.out.find("Usage:");
+    REQUIRE(usage != std::string::npos);
+    auto line = r.out.substr(usage, r.out.find('\n', usage) - usage);
+    INFO(line);
+    CHECK_THAT(line, Catch::EndsWith(name.substr(6) + " [OPTIONS]") || Catch::Contains(name.substr(6) + " [OPTIONS] "));
+    CHECK_THAT(line, Catch::Contains("hubctl"));
+    // Subcommands it lists, to compare with the table above.
+    auto sub = r.out.find("Subcommands:");
+    if (sub != std::string::npos) {
+      std::istringstream in(r.out.substr(sub));
+      std::string l;
+      std::getline(in, l);
+      while (std::getline(in, l) && l.rfind("  ", 0) == 0) {
+        std::istringstream words(l);
+        std::string w;
+        words >> w;
+        listed[name].push_back(w);
+      }
+    }
+  }
+  // Every subcommand a --help lists is in the table (and so was tried above).
+  std::set<std::vector<std::string>> known(commands.begin(), commands.end());
+  CHECK(listed.size() >= 6);
+  for (const auto& [parent, subs] : listed) {
+    std::vector<std::string> path;
+    std::istringstream words(parent);
+    std::string w;
+    words >> w;  // "hubctl"
+    while (words >> w) path.push_back(w);
+    for (const auto& s : subs) {
+      auto p = path;
+      p.push_back(s);
+      INFO(parent << " lists " << s);
+      CHECK(known.count(p) == 1);
+    }
+  }
 }
 
 TEST_CASE("hubctl alerts shows a firing alert and who took it", "[hubctl][alerts]") {

@@ -2,7 +2,11 @@
 // as events flow, /api/status agreeing with /metrics, and the ready file.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <fstream>
+
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 #include "adapters/sdk/sdk.h"
 #include "tests/ops/live_helpers.h"
@@ -49,10 +53,14 @@ TEST_CASE("a live scrape passes promtool and its counters move as events flow", 
 
   REQUIRE(publish_test_events(hub.endpoint(), 25) == 25);
   std::string scrape;
+  // events_in is counted as events become durable, bytes_in from the status the broker
+  // reports twice a second: wait for both.
   CHECK(wait_for([&] {
     scrape = http_get(hub.http_address(), "/metrics").body;
-    return sample_sum(scrape, "hub_events_in_total", pk_mandate).value_or(0) == 25;
+    return sample_sum(scrape, "hub_events_in_total", pk_mandate).value_or(0) == 25 &&
+           sample_sum(scrape, "hub_bytes_in_total").value_or(0) > 25 * 100;
   }));
+  CHECK(sample_sum(scrape, "hub_events_in_total", pk_mandate).value_or(0) == 25);
   CHECK(sample_sum(scrape, "hub_bytes_in_total").value_or(0) > 25 * 100);
 
   // A subscriber reads them back: events_out follows.
@@ -113,6 +121,37 @@ TEST_CASE("delivery by event type and publish-to-ack latency are measured as eve
     return sample_sum(scrape, "hub_events_out_total", pk_mandate).value_or(0) == 10;
   }));
   CHECK(sample_sum(scrape, "hub_publish_ack_seconds_count").value_or(0) >= 10);
+}
+
+TEST_CASE("a connection ZeroMQ cuts off for an oversized message shows in the metrics and the status",
+          "[ops][hubd]") {
+  hubd_process hub({.http = true});
+  std::optional<nlohmann::json> before;  // the first status comes within half a second of the start
+  REQUIRE(wait_for([&] { return (before = get_status(hub.http_address())).has_value(); }));
+  const auto was = before->at("counters").at("disconnects").get<std::uint64_t>();
+  {
+    zmq::context_t ctx;
+    zmq::socket_t big(ctx, zmq::socket_type::dealer);
+    big.set(zmq::sockopt::linger, 0);
+    big.connect(hub.endpoint());
+    // 5 MiB: over ZMQ_MAXMSGSIZE (4 x the 1 MiB envelope limit + 4 KiB); ZeroMQ cuts the
+    // connection before the hub sees the message. The socket stays open meanwhile, so
+    // the connection that ends is the one the hub's side cut.
+    std::string huge(5u << 20, '\0'), pub = "PUB", seq(8, '\1');
+    std::array<zmq::const_buffer, 3> parts = {zmq::buffer(pub), zmq::buffer(seq), zmq::buffer(huge)};
+    REQUIRE(zmq::send_multipart(big, parts));
+    std::string scrape;
+    CHECK(wait_for([&] {
+      scrape = http_get(hub.http_address(), "/metrics").body;
+      return sample_sum(scrape, "hub_disconnects_total").value_or(0) >= static_cast<double>(was + 1);
+    }));
+    CHECK(sample_sum(scrape, "hub_disconnects_total").value_or(0) == static_cast<double>(was + 1));
+    auto after = get_status(hub.http_address());
+    REQUIRE(after);
+    CHECK(after->at("counters").at("disconnects").get<std::uint64_t>() == was + 1);
+  }
+  // Still serving.
+  CHECK(publish_test_events(hub.endpoint(), 3) == 3);
 }
 
 TEST_CASE("the status API agrees with the metrics and names the connected clients", "[ops][hubd]") {

@@ -1,6 +1,8 @@
 // Speaks docs/protocol.md with raw cppzmq sockets only: every command, every reply, and
 // every kind of bad input, each followed by proof that the hub still serves.
 #include <chrono>
+#include <fstream>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -123,13 +125,35 @@ void expect_nak(raw_client& c, std::uint64_t seq, hub::schema::Reason reason) {
   CHECK_FALSE(m[3].empty());
 }
 
-// A malformed-frames reply may be NAK (when the seq could be read) or ERR.
-void expect_malformed(raw_client& c) {
+// The hub's counters, from STATUS on this client (after every reply it owes it).
+nlohmann::json counters_of(raw_client& c) {
+  c.send({"STATUS"});
   auto m = c.next();
-  INFO("reply: " << m[0]);
-  REQUIRE((m[0] == "NAK" || m[0] == "ERR"));
-  REQUIRE(m.size() == 4);
-  CHECK(as_u16(m[m[0] == "NAK" ? 2 : 1]) == code(hub::schema::Reason::malformed_frames));
+  REQUIRE(m[0] == "STATUS");
+  REQUIRE(m.size() == 2);
+  return nlohmann::json::parse(m[1]).at("counters");
+}
+
+std::uint64_t count_of(const nlohmann::json& counters, const char* family, hub::schema::Reason r) {
+  const auto& f = counters.at(family);
+  const char* name = hub::schema::EnumNameReason(r);
+  return f.contains(name) ? f.at(name).get<std::uint64_t>() : 0;
+}
+
+std::uint64_t total_of(const nlohmann::json& counters) {
+  std::uint64_t n = 0;
+  for (const char* family : {"naks", "errs"})
+    for (const auto& [reason, v] : counters.at(family).items()) n += v.get<std::uint64_t>();
+  return n;
+}
+
+// Since `before`, the hub counted exactly one refusal: one `family` ("naks" or "errs")
+// for `reason`.
+void expect_counted(raw_client& c, const nlohmann::json& before, const char* family, hub::schema::Reason reason) {
+  auto after = counters_of(c);
+  INFO("counters before: " << before.dump() << "\nafter: " << after.dump());
+  CHECK(count_of(after, family, reason) == count_of(before, family, reason) + 1);
+  CHECK(total_of(after) == total_of(before) + 1);
 }
 
 // Publishes n events and returns their offsets, in order.
@@ -338,95 +362,313 @@ TEST_CASE("every kind of bad input gets its reason code and the hub goes on", "[
   zmq::context_t ctx;
   raw_client c(ctx, hub.endpoint());
   using R = hub::schema::Reason;
+  const auto before = counters_of(c);
+  // Each refusal: its reply, then exactly one count of its reason in the status.
+  auto nak = [&](std::uint64_t seq, R reason) {
+    expect_nak(c, seq, reason);
+    expect_counted(c, before, "naks", reason);
+  };
+  auto err = [&](R reason, std::uint64_t ref) {
+    expect_err(c, reason, ref);
+    expect_counted(c, before, "errs", reason);
+  };
 
   SECTION("a truncated envelope") {
     auto env = envelope();
     c.send({"PUB", u64(1), env.substr(0, env.size() / 2)});
-    expect_nak(c, 1, R::malformed_envelope);
+    nak(1, R::malformed_envelope);
   }
   SECTION("garbage behind a correct identifier") {
     std::string junk(64, '\x7f');
     junk.replace(4, 4, "HUBE");
     c.send({"PUB", u64(2), junk});
-    expect_nak(c, 2, R::malformed_envelope);
+    nak(2, R::malformed_envelope);
   }
   SECTION("a wrong file identifier") {
     auto env = envelope();
     env.replace(4, 4, "XXXX");
     c.send({"PUB", u64(3), env});
-    expect_nak(c, 3, R::wrong_identifier);
+    nak(3, R::wrong_identifier);
   }
-  SECTION("an envelope larger than the limit") {
+  SECTION("an envelope just larger than the limit") {
     std::string big(1048577, '\0');
     big.replace(4, 4, "HUBE");
     c.send({"PUB", u64(4), big});
-    expect_nak(c, 4, R::too_large);
+    nak(4, R::too_large);
+  }
+  SECTION("an envelope far larger than the limit, still below the cut-off (4 x the limit)") {
+    std::string big(4 * 1048576, '\0');
+    big.replace(4, 4, "HUBE");
+    c.send({"PUB", u64(4), big});
+    nak(4, R::too_large);
   }
   SECTION("an envelope without an id") {
     c.send({"PUB", u64(5), envelope("SSD", false)});
-    expect_nak(c, 5, R::missing_field);
+    nak(5, R::missing_field);
   }
   SECTION("a country that is not three capitals") {
     c.send({"PUB", u64(6), envelope("South Sudan")});
-    expect_nak(c, 6, R::bad_field);
+    nak(6, R::bad_field);
   }
   SECTION("an unknown command") {
     c.send({"SHOUT", "hello"});
-    expect_err(c, R::unknown_command, 0);
+    err(R::unknown_command, 0);
   }
   SECTION("an empty command frame") {
     c.send({""});
-    expect_err(c, R::unknown_command, 0);
+    err(R::unknown_command, 0);
   }
-  SECTION("PUB without its envelope") {
+  SECTION("PUB without its envelope: its seq can be read, so a NAK") {
     c.send({"PUB", u64(7)});
-    expect_malformed(c);
+    nak(7, R::malformed_frames);
+  }
+  SECTION("PUB with a seq frame of the wrong size: no seq to NAK, so an ERR") {
+    c.send({"PUB", std::string(4, '\1'), envelope()});
+    err(R::malformed_frames, 0);
+  }
+  SECTION("PUB alone") {
+    c.send({"PUB"});
+    err(R::malformed_frames, 0);
   }
   SECTION("SUB with too few frames") {
     c.send({"SUB", u64(1), ">"});
-    expect_malformed(c);
-  }
-  SECTION("a number frame of the wrong size") {
-    c.send({"PUB", std::string(4, '\1'), envelope()});
-    expect_malformed(c);
+    err(R::malformed_frames, 0);
   }
   SECTION("CREDIT with a 2-byte count") {
     c.send({"CREDIT", u64(1), std::string(2, '\1')});
-    expect_malformed(c);
+    err(R::malformed_frames, 0);
   }
   SECTION("SUB with a bad pattern") {
     c.send({"SUB", u64(11), "peacekeeping..SSD", "new", u64(0), "", u64(10)});
-    expect_err(c, R::bad_pattern, 11);
+    err(R::bad_pattern, 11);
   }
   SECTION("SUB with > in the middle") {
     c.send({"SUB", u64(12), "a.>.b", "new", u64(0), "", u64(10)});
-    expect_err(c, R::bad_pattern, 12);
+    err(R::bad_pattern, 12);
   }
   SECTION("SUB with an unknown start") {
     c.send({"SUB", u64(13), ">", "yesterday", u64(0), "", u64(10)});
-    expect_err(c, R::bad_start, 13);
+    err(R::bad_start, 13);
+  }
+  SECTION("SUB at an offset past the end of the log") {
+    publish(c, 2);
+    c.send({"SUB", u64(15), ">", "offset", u64(3), "", u64(10)});
+    err(R::bad_start, 15);
+  }
+  SECTION("SUB with a durable name longer than 256 bytes") {
+    c.send({"SUB", u64(16), ">", "new", u64(0), std::string(257, 'd'), u64(10)});
+    err(R::bad_field, 16);
   }
   SECTION("a sub-id used twice") {
     c.send({"SUB", u64(14), ">", "new", u64(0), "", u64(10)});
     REQUIRE(c.next()[0] == "SUBOK");
     c.send({"SUB", u64(14), ">", "new", u64(0), "", u64(10)});
-    expect_err(c, R::duplicate_subscription, 14);
+    err(R::duplicate_subscription, 14);
   }
   SECTION("CREDIT for an unknown subscription") {
     c.send({"CREDIT", u64(99), u64(10)});
-    expect_err(c, R::unknown_subscription, 99);
+    err(R::unknown_subscription, 99);
   }
   SECTION("COMMIT for an unknown subscription") {
     c.send({"COMMIT", u64(98), u64(1)});
-    expect_err(c, R::unknown_subscription, 98);
+    err(R::unknown_subscription, 98);
+  }
+  SECTION("COMMIT on a subscription without a durable name") {
+    c.send({"SUB", u64(17), ">", "new", u64(0), "", u64(10)});
+    REQUIRE(c.next()[0] == "SUBOK");
+    c.send({"COMMIT", u64(17), u64(0)});
+    err(R::bad_field, 17);
   }
   SECTION("UNSUB for an unknown subscription") {
     c.send({"UNSUB", u64(97)});
-    expect_err(c, R::unknown_subscription, 97);
+    err(R::unknown_subscription, 97);
   }
   SECTION("HELLO with a protocol version the hub does not speak") {
     c.send({"HELLO", "99", "future-client"});
-    expect_err(c, R::protocol_version, 0);
+    err(R::protocol_version, 0);
   }
+  hub_still_serves(ctx, c, hub.endpoint());
+}
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Reads EVTs for sub-id `sub` until `n` came; then checks that nothing more comes.
+std::vector<frames> read_evts(raw_client& c, std::uint64_t sub, std::size_t n) {
+  std::vector<frames> out;
+  while (out.size() < n) {
+    auto e = c.next();
+    REQUIRE(e[0] == "EVT");
+    REQUIRE(e.size() == 5);
+    CHECK(as_u64(e[1]) == sub);
+    out.push_back(e);
+  }
+  CHECK_FALSE(c.recv(300ms));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("SUB from an offset or a time delivers exactly the events from there", "[protocol][start]") {
+  hub::test::hubd_process hub;
+  zmq::context_t ctx;
+  raw_client pub(ctx, hub.endpoint());
+  std::vector<std::string> sent;
+  auto early = publish(pub, 4, &sent);
+  // Every event of the first batch was stored before `boundary` (its ACK came back),
+  // every one of the second at or after it (the clock passed it before they were sent).
+  const std::int64_t boundary = now_ms() + 1;
+  REQUIRE(hub::test::wait_for([&] { return now_ms() > boundary; }));
+  auto late = publish(pub, 3, &sent);
+  std::vector<std::uint64_t> all = early;
+  all.insert(all.end(), late.begin(), late.end());
+  REQUIRE(all.size() == 7);
+  const std::uint64_t end = all.back() + 1;
+
+  raw_client c(ctx, hub.endpoint());
+  SECTION("offset: from that event on, in order, nothing before it") {
+    c.send({"SUB", u64(1), ">", "offset", u64(all[2]), "", u64(100)});
+    auto ok = c.next();
+    REQUIRE(ok[0] == "SUBOK");
+    CHECK(as_u64(ok[2]) == all[2]);
+    auto got = read_evts(c, 1, 5);
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      CHECK(as_u64(got[i][2]) == all[i + 2]);
+      CHECK(got[i][4] == sent[i + 2]);
+    }
+  }
+  SECTION("time: the events stored at or after it, nothing before") {
+    c.send({"SUB", u64(2), ">", "time", u64(static_cast<std::uint64_t>(boundary)), "", u64(100)});
+    auto ok = c.next();
+    REQUIRE(ok[0] == "SUBOK");
+    CHECK(as_u64(ok[2]) == late[0]);
+    auto got = read_evts(c, 2, 3);
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      CHECK(as_u64(got[i][2]) == late[i]);
+      CHECK(got[i][4] == sent[i + 4]);
+    }
+  }
+  SECTION("time after the last event: starts at the end, and gets what comes next") {
+    c.send({"SUB", u64(3), ">", "time", u64(static_cast<std::uint64_t>(now_ms() + 3'600'000)), "", u64(100)});
+    auto ok = c.next();
+    REQUIRE(ok[0] == "SUBOK");
+    CHECK(as_u64(ok[2]) == end);
+    CHECK_FALSE(c.recv(300ms));
+    std::vector<std::string> next;
+    auto more = publish(pub, 1, &next);
+    auto e = c.next();
+    REQUIRE(e[0] == "EVT");
+    CHECK(as_u64(e[2]) == more[0]);
+    CHECK(e[4] == next[0]);
+  }
+  SECTION("offset at the end is accepted and acts as new; one past it is refused") {
+    c.send({"SUB", u64(4), ">", "offset", u64(end + 1), "", u64(100)});
+    auto err = c.next();
+    REQUIRE(err[0] == "ERR");
+    CHECK(as_u16(err[1]) == code(hub::schema::Reason::bad_start));
+    CHECK(as_u64(err[3]) == 4);
+    c.send({"SUB", u64(4), ">", "offset", u64(end), "", u64(100)});
+    auto ok = c.next();
+    REQUIRE(ok[0] == "SUBOK");
+    CHECK(as_u64(ok[2]) == end);
+    CHECK_FALSE(c.recv(300ms));
+    auto more = publish(pub, 1);
+    auto e = c.next();
+    REQUIRE(e[0] == "EVT");
+    CHECK(as_u64(e[2]) == more[0]);
+  }
+}
+
+TEST_CASE("a message over ZeroMQ's size limit cuts that connection off, counted and logged; the hub goes on",
+          "[protocol][bad-input]") {
+  hub::test::hubd_process hub;
+  zmq::context_t ctx;
+  raw_client c(ctx, hub.endpoint());
+  const auto before = counters_of(c);
+  raw_client big(ctx, hub.endpoint());
+  big.send({"PING"});
+  REQUIRE(big.next()[0] == "PONG");  // connected
+  // 5 MiB: over ZMQ_MAXMSGSIZE (4 x the 1 MiB envelope limit + 4 KiB).
+  std::string huge(5u << 20, '\0');
+  huge.replace(4, 4, "HUBE");
+  big.send({"PUB", u64(1), huge});
+  nlohmann::json after;
+  CHECK(hub::test::wait_for([&] {
+    after = counters_of(c);
+    return after.at("disconnects").get<std::uint64_t>() > before.at("disconnects").get<std::uint64_t>();
+  }));
+  CHECK(after.at("disconnects").get<std::uint64_t>() == before.at("disconnects").get<std::uint64_t>() + 1);
+  // The hub never saw the message: no NAK, no ERR, nothing stored.
+  CHECK(total_of(after) == total_of(before));
+  CHECK(after.at("events_in") == before.at("events_in"));
+  CHECK_FALSE(big.recv(300ms));
+  CHECK_THAT(hub.log(), Catch::Contains("a client connection ended (1 so far)") && Catch::Contains("4198400 bytes"));
+  // The cut client's socket reconnects by itself and is served again.
+  big.send({"PING"});
+  CHECK(big.next()[0] == "PONG");
+  hub_still_serves(ctx, c, hub.endpoint());
+}
+
+TEST_CASE("a subscriber that vanishes mid-stream is dropped and counted; the hub goes on", "[protocol][bad-input]") {
+  hub::test::hubd_process hub;
+  zmq::context_t ctx;
+  raw_client c(ctx, hub.endpoint());
+  publish(c, 200);
+  const auto before = counters_of(c);
+  {
+    raw_client sub(ctx, hub.endpoint());
+    sub.send({"HELLO", "1", "vanishing-subscriber"});
+    REQUIRE(sub.next()[0] == "WELCOME");
+    sub.send({"SUB", u64(1), ">", "earliest", u64(0), "", u64(1'000'000)});
+    REQUIRE(sub.next()[0] == "SUBOK");
+    REQUIRE(sub.next()[0] == "EVT");  // delivery is under way
+  }  // closed (linger 0) with 199 events sent to it unread, and credit for many more
+  // The hub learns that it is gone when it next sends it an event: keep them coming.
+  nlohmann::json after;
+  CHECK(hub::test::wait_for([&] {
+    publish(c, 1);
+    after = counters_of(c);
+    return after.at("clients_dropped").get<std::uint64_t>() > before.at("clients_dropped").get<std::uint64_t>();
+  }));
+  CHECK(after.at("clients_dropped").get<std::uint64_t>() == before.at("clients_dropped").get<std::uint64_t>() + 1);
+  CHECK_THAT(hub.log(), Catch::Contains("client vanishing-subscriber dropped: unreachable; 1 subscription(s) ended"));
+  c.send({"STATUS"});
+  auto st = nlohmann::json::parse(c.next().at(1));
+  CHECK(st.at("subscriptions").empty());
+  hub_still_serves(ctx, c, hub.endpoint());
+}
+
+TEST_CASE("a publisher that vanishes with PUBs in flight is dropped and counted; its events are stored",
+          "[protocol][bad-input]") {
+  hub::test::temp_dir dir("raw-protocol");
+  // A client is forgotten after 3 s of silence (10 s by default) if the hub has sent it
+  // nothing since it went (an ACK to a vanished peer finds it gone at once).
+  std::ofstream(dir / "hubd.yaml") << "client_timeout_ms: 3000\n";
+  hub::test::hubd_process hub({.config = dir / "hubd.yaml"});
+  zmq::context_t ctx;
+  raw_client c(ctx, hub.endpoint());
+  const auto before = counters_of(c);
+  constexpr int n = 300;
+  {
+    raw_client p(ctx, hub.endpoint());
+    p.socket().set(zmq::sockopt::linger, 10'000);  // closing still sends what is queued
+    p.send({"HELLO", "1", "vanishing-publisher"});
+    REQUIRE(p.next()[0] == "WELCOME");
+    for (int i = 1; i <= n; ++i) p.send({"PUB", u64(static_cast<std::uint64_t>(i)), envelope()});
+  }  // closed without reading a single ACK
+  nlohmann::json after;
+  CHECK(hub::test::wait_for(
+      [&] {
+        after = counters_of(c);
+        return after.at("clients_dropped").get<std::uint64_t>() > before.at("clients_dropped").get<std::uint64_t>();
+      },
+      15s));
+  CHECK(after.at("clients_dropped").get<std::uint64_t>() == before.at("clients_dropped").get<std::uint64_t>() + 1);
+  CHECK(after.at("events_in").get<std::uint64_t>() == before.at("events_in").get<std::uint64_t>() + n);
+  CHECK_THAT(hub.log(), Catch::Contains("client vanishing-publisher dropped"));
   hub_still_serves(ctx, c, hub.endpoint());
 }

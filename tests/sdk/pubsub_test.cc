@@ -101,6 +101,69 @@ TEST_CASE("a subscriber from new sees only events published after it subscribed"
   CHECK(id_of(got[0].bytes) == id_of(fresh));
 }
 
+TEST_CASE("a subscriber started at an offset or a time gets exactly the events from there", "[sdk][start]") {
+  hub::test::hubd_process hub;
+  hub::sdk::publisher::options po;
+  po.connection = connect_to(hub.endpoint());
+  hub::sdk::publisher pub(po);
+  std::map<std::string, std::uint64_t> offset_of;
+  pub.on_acked([&](const hub::schema::Id128& id, std::uint64_t offset, bool) {
+    offset_of[hub::schema::id_to_hex(id)] = offset;
+  });
+  std::vector<std::string> ids;  // in publishing order
+  auto publish = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      auto bytes = make_event(Entity::peacekeeping, "SSD", "S" + std::to_string(ids.size()));
+      ids.push_back(id_of(bytes));
+      REQUIRE(pub.publish(bytes));
+    }
+    REQUIRE(pub.flush(10s));
+  };
+  auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  publish(4);
+  // The first four were stored before `boundary` (acknowledged), the last three after
+  // it (the clock passed it before they were published).
+  const std::int64_t boundary = now_ms() + 1;
+  REQUIRE(hub::test::wait_for([&] { return now_ms() > boundary; }));
+  publish(3);
+  REQUIRE(offset_of.size() == 7);
+  auto ids_of = [](const std::vector<hub::sdk::event>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) out.push_back(id_of(e.bytes));
+    return out;
+  };
+
+  SECTION("at an offset: that event and every later one, in order") {
+    auto so = sub_options(hub.endpoint(), ">");
+    so.start = hub::sdk::start_position::at_offset(offset_of[ids[2]]);
+    hub::sdk::subscriber sub(so);
+    auto got = read_n(sub, 5);
+    CHECK(ids_of(got) == std::vector<std::string>(ids.begin() + 2, ids.end()));
+    REQUIRE(sub.first_offset().has_value());
+    CHECK(*sub.first_offset() == offset_of[ids[2]]);
+    CHECK_FALSE(sub.next(300ms));
+  }
+  SECTION("at a time: the events stored at or after it") {
+    auto so = sub_options(hub.endpoint(), ">");
+    so.start = hub::sdk::start_position::at_time(boundary);
+    hub::sdk::subscriber sub(so);
+    auto got = read_n(sub, 3);
+    CHECK(ids_of(got) == std::vector<std::string>(ids.begin() + 4, ids.end()));
+    CHECK_FALSE(sub.next(300ms));
+  }
+  SECTION("past the end of the log: refused, with the hub's reason") {
+    auto so = sub_options(hub.endpoint(), ">");
+    so.start = hub::sdk::start_position::at_offset(offset_of[ids.back()] + 2);
+    hub::sdk::subscriber sub(so);
+    CHECK_FALSE(sub.next(1s));
+    CHECK_FALSE(sub.first_offset().has_value());
+    CHECK_THAT(sub.last_error(), Catch::Contains("beyond the end of the log"));
+  }
+}
+
 TEST_CASE("a resent event id is stored once", "[sdk][dedup]") {
   hub::test::hubd_process hub;
   hub::sdk::publisher::options po;

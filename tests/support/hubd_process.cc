@@ -94,9 +94,11 @@ bool hubd_process::running() {
   return true;
 }
 
-int hubd_process::stop(std::chrono::milliseconds deadline) {
+int hubd_process::stop(std::chrono::milliseconds deadline) { return stop_with(SIGTERM, deadline); }
+
+int hubd_process::stop_with(int signal, std::chrono::milliseconds deadline) {
   if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
+  ::kill(pid_, signal);
   auto until = std::chrono::steady_clock::now() + deadline;
   int st = 0;
   while (std::chrono::steady_clock::now() < until) {

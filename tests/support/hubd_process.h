@@ -44,6 +44,8 @@ class hubd_process {
 
   // Sends SIGTERM and waits; returns the exit status (as from waitpid) or -1.
   int stop(std::chrono::milliseconds deadline = std::chrono::seconds(10));
+  // The same with another signal (e.g. SIGINT, as Ctrl-C sends); SIGKILL after the deadline.
+  int stop_with(int signal, std::chrono::milliseconds deadline = std::chrono::seconds(10));
   // SIGKILL, as a crash would.
   void kill9();
   // Starts again with the same options and data dir (after stop() or kill9()). The

@@ -98,26 +98,28 @@ envelope_check check_envelope(std::span<const std::uint8_t> bytes, std::size_t m
     return out;
   }
   const Envelope* e = GetEnvelope(bytes.data());
-  auto missing = [&](std::string what) {
+  if (e->id() == nullptr || (e->id()->hi() == 0 && e->id()->lo() == 0)) {
     out.reason = Reason::missing_field;
-    out.detail = std::move(what);
-    return out;
-  };
-  if (e->id() == nullptr || (e->id()->hi() == 0 && e->id()->lo() == 0))
-    return missing("envelope has no id (a non-zero 128-bit id is required)");
-  if (e->entity() == Entity::unspecified || e->entity() > Entity::MAX)
-    return missing("envelope has no valid entity");
-  if (e->country() == nullptr) return missing("envelope has no country");
-  if (!is_upper_alpha3(e->country())) {
-    out.reason = Reason::bad_field;
-    out.detail = "country must be an ISO 3166-1 alpha-3 code in capitals, got \"" +
-                 std::string(e->country()->string_view().substr(0, 16)) + "\"";
+    out.detail = "envelope has no id (a non-zero 128-bit id is required)";
     return out;
   }
+  // From here on the id is known: the detail names it, so that the NAK and every log
+  // line quoting it lead back to the event.
+  auto refuse = [&](Reason r, std::string what) {
+    out.reason = r;
+    out.detail = "event " + id_to_hex(*e->id()) + ": " + what;
+    return out;
+  };
+  if (e->entity() == Entity::unspecified || e->entity() > Entity::MAX)
+    return refuse(Reason::missing_field, "envelope has no valid entity");
+  if (e->country() == nullptr) return refuse(Reason::missing_field, "envelope has no country");
+  if (!is_upper_alpha3(e->country()))
+    return refuse(Reason::bad_field, "country must be an ISO 3166-1 alpha-3 code in capitals, got \"" +
+                                         std::string(e->country()->string_view().substr(0, 16)) + "\"");
   if (e->payload_type() == Payload::NONE || e->payload_type() > Payload::MAX || e->payload() == nullptr)
-    return missing("envelope has no payload");
+    return refuse(Reason::missing_field, "envelope has no payload");
   if (e->source_system() == nullptr || e->source_system()->size() == 0)
-    return missing("envelope has no source_system");
+    return refuse(Reason::missing_field, "envelope has no source_system");
   out.envelope = e;
   return out;
 }

@@ -71,6 +71,7 @@ struct broker::impl {
     std::deque<std::vector<std::string>> outbox;   // replies a full pipe refused, in order
     std::string ack_entries;                        // ACK entries gathered this turn
     std::string ack_duplicates;                     // seqs among them that were resends
+    bool published = false;                         // it has sent a PUB (its role in the status)
   };
 
   // A PUB of this turn waiting for its signature check (or behind one that does).
@@ -531,6 +532,7 @@ struct broker::impl {
   }
 
   void on_command(const std::string& identity, client& cl, std::vector<zmq::message_t>& f, const cmd_pub& c) {
+    cl.published = true;
     const security::identity* who = nullptr;
     if (!authorized(cl, who, c.seq, true)) return;
     // The envelope frame (f[3]) is moved into the batch: no copy until the store.
@@ -1030,7 +1032,7 @@ struct broker::impl {
       try {
         hooks.on_durable(v, internal_out);
       } catch (const std::exception& e) {
-        spdlog::error("module failed on event at offset {}: {}", v.off.value, e.what());
+        spdlog::error("module failed on event {} at offset {}: {}", schema::id_to_hex(v.id), v.off.value, e.what());
       }
     }
   }
@@ -1190,7 +1192,9 @@ struct broker::impl {
       std::size_t in_flight = 0;
       for (auto& a : acks)
         if (a.identity == id) ++in_flight;
-      cl.push_back({{"identity", c.user.empty() ? peer_name(id) : c.user}, {"name", c.name},
+      // Its role from what it has done: sent PUBs, holds subscriptions.
+      const char* role = c.published ? (c.subs.empty() ? "publisher" : "both") : (c.subs.empty() ? "idle" : "subscriber");
+      cl.push_back({{"identity", c.user.empty() ? peer_name(id) : c.user}, {"name", c.name}, {"role", role},
                     {"last_seen_ms_ago", now - c.last_seen},
                     {"in_flight", in_flight}, {"subscriptions", c.subs.size()}});
     }

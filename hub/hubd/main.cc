@@ -33,8 +33,11 @@
 namespace {
 
 hub::broker::broker* g_broker = nullptr;
+hub::ops::health* g_health = nullptr;
 
 extern "C" void on_stop_signal(int) {
+  // Unready first, so that /readyz says so while the last batch is finished.
+  if (g_health != nullptr) g_health->begin_shutdown();
   if (g_broker != nullptr) g_broker->stop();
 }
 
@@ -229,6 +232,9 @@ int main(int argc, char** argv) {
   hub::ops::status_slot slot;
   hub::ops::feed ops_feed(metrics, health, slot);
   ops_feed.set_store_kind(cfg.store.kind);
+  // Adapters known before a restart stay listed (and their heartbeat age keeps growing),
+  // so that an adapter silent since then is still seen as silent.
+  ops_feed.recall_heartbeats(*store.value());
   health.set_rules_loaded(true);
   std::unique_ptr<hub::ops::http_server> http_server;
   if (!cfg.http.empty()) {
@@ -307,6 +313,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   g_broker = &broker;
+  g_health = &health;
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
@@ -322,6 +329,7 @@ int main(int argc, char** argv) {
   if (!ready_file.empty()) write_ready_file(ready_file, broker, http_server ? http_server->address() : "");
   broker.run();
   g_broker = nullptr;
+  g_health = nullptr;
   health.set_accepting(false, "shutting down");
   if (http_server) http_server->stop();
   return 0;

@@ -187,7 +187,11 @@ void rules_runner::run() {
             break;
         }
       } catch (const std::exception& e) {
-        spdlog::error("rules engine failed at offset {}: {}", it.offset, e.what());
+        if (it.what == item::kind::event && !it.envelope.empty())
+          spdlog::error("rules engine failed on event {} at offset {}: {}",
+                        schema::id_to_hex(*schema::GetEnvelope(it.envelope.data())->id()), it.offset, e.what());
+        else
+          spdlog::error("rules engine failed at offset {}: {}", it.offset, e.what());
       }
     }
     if (produced.empty()) continue;

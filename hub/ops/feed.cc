@@ -41,16 +41,7 @@ void feed::on_durable(const store::record_view& r) {
   if (!broker_counts_events_) metrics_.events_in_for(e->entity(), e->payload_type()).inc();
 
   if (const auto* hb = e->payload_as_AdapterHeartbeat()) {
-    std::string name = text(hb->adapter());
-    if (name.empty()) name = text(e->source_system());
-    heartbeat& h = adapters_[name];
-    h.status.adapter = name;
-    h.status.source = text(hb->source());
-    h.status.backlog = hb->backlog();
-    h.status.published = hb->published();
-    h.status.skipped = hb->skipped();
-    h.status.errors = hb->errors();
-    h.seen_at = r.log_time;
+    remember_heartbeat(*e, *hb, r.log_time);
   } else if (const auto* a = e->payload_as_CoherenceAlert()) {
     auto k = std::make_pair(text(a->rule_id()), text(a->key()));
     if (a->status() == schema::AlertStatus::resolved) {
@@ -64,6 +55,49 @@ void feed::on_durable(const store::record_view& r) {
       if (inserted) it->second.since = r.log_time;
     }
   }
+}
+
+void feed::remember_heartbeat(const schema::Envelope& e, const schema::AdapterHeartbeat& hb, millis log_time) {
+  std::string name = text(hb.adapter());
+  if (name.empty()) name = text(e.source_system());
+  heartbeat& h = adapters_[name];
+  if (log_time < h.seen_at) return;  // an older heartbeat than the one known
+  h.status.adapter = name;
+  h.status.source = text(hb.source());
+  h.status.backlog = hb.backlog();
+  h.status.published = hb.published();
+  h.status.skipped = hb.skipped();
+  h.status.errors = hb.errors();
+  h.seen_at = log_time;
+}
+
+std::size_t feed::recall_heartbeats(store::store& st, std::uint64_t max_records) {
+  const offset end = st.end();
+  offset from{end.value > max_records ? end.value - max_records : 0};
+  std::uint64_t heartbeats = 0;
+  while (from < end) {
+    auto r = st.read(from, end, 65536, [&](const store::record_view& v) {
+      // The topic says the event type: only heartbeats are opened.
+      if (!v.topic.ends_with(".adapter_heartbeat")) return true;
+      const schema::Envelope* e = schema::GetEnvelope(v.envelope.data());
+      if (const auto* hb = e != nullptr ? e->payload_as_AdapterHeartbeat() : nullptr) {
+        remember_heartbeat(*e, *hb, v.log_time);
+        ++heartbeats;
+      }
+      return true;
+    });
+    if (!r) {
+      spdlog::error("ops: cannot read the log's recent heartbeats from offset {}: {}; adapters are listed as they "
+                    "send their next heartbeat", from.value, r.error().message());
+      break;
+    }
+    if (r.value() <= from) break;
+    from = r.value();
+  }
+  if (!adapters_.empty())
+    spdlog::info("ops: {} adapter(s) recalled from {} heartbeat(s) in the log's last {} records", adapters_.size(),
+                 heartbeats, max_records);
+  return adapters_.size();
 }
 
 void feed::on_status(const std::string& status_json, millis now) {
@@ -154,7 +188,17 @@ void feed::on_status(const std::string& status_json, millis now) {
   metrics_.disconnects.advance_to(u64(counters, "disconnects"));
   metrics_.credit_stalls.advance_to(u64(counters, "credit_stalls"));
   metrics_.rules_evaluated.advance_to(u64(counters, "rules_evaluated"));
-  if (auto it = j.find("rules"); it != j.end() && it->is_object()) metrics_.rules_evaluated.advance_to(u64(*it, "evaluated"));
+  if (auto it = j.find("rules"); it != j.end() && it->is_object()) {
+    // The rules engine reports its evaluations per rule ({"R1": n, ...}); the counter is their sum.
+    if (auto ev = it->find("evaluated"); ev != it->end() && ev->is_object()) {
+      std::uint64_t total = 0;
+      for (const auto& [rule, n] : ev->items())
+        if (n.is_number_unsigned()) total += n.get<std::uint64_t>();
+      metrics_.rules_evaluated.advance_to(total);
+    } else {
+      metrics_.rules_evaluated.advance_to(u64(*it, "evaluated"));
+    }
+  }
   for (const char* family : {"naks", "errs"}) {
     auto it = counters.find(family);
     if (it == counters.end() || !it->is_object()) continue;

@@ -40,6 +40,13 @@ class feed {
 
   void on_durable(const store::record_view& r);
 
+  // At start, before the loop runs: relearns the adapters from the heartbeats among the
+  // last `max_records` records of the log (a bounded read), so that an adapter known
+  // before a restart stays listed, its heartbeat age counted from its last heartbeat,
+  // and an adapter that stays silent still ages into HubAdapterSilent. Counts nothing.
+  // Returns the number of adapters recalled; a read error is logged and ends the scan.
+  std::size_t recall_heartbeats(store::store& st, std::uint64_t max_records = 200'000);
+
   // A status JSON that is not an object is logged once and ignored.
   void on_status(const std::string& status_json, millis now);
 
@@ -56,6 +63,7 @@ class feed {
     adapter_status status;
     millis seen_at = 0;
   };
+  void remember_heartbeat(const schema::Envelope& e, const schema::AdapterHeartbeat& hb, millis log_time);
   hub_metrics& metrics_;
   health& health_;
   status_slot& slot_;

@@ -34,7 +34,9 @@ void health::set_accepting(bool ok, std::string reason) {
 readiness health::check() const {
   std::lock_guard lock(mutex_);
   readiness r;
-  r.ready = store_.ok && rules_.ok && accepting_.ok;
+  const bool stopping = shutting_down_.load(std::memory_order_relaxed);
+  r.ready = store_.ok && rules_.ok && accepting_.ok && !stopping;
+  if (stopping) r.reason = "shutting down: no longer accepting publishes";
   auto add = [&](const condition& c, const char* what) {
     if (c.ok) return;
     if (!r.reason.empty()) r.reason += '\n';

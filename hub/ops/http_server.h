@@ -12,6 +12,7 @@
 //   anything else    404; methods other than GET/HEAD 405
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -39,6 +40,10 @@ class health {
   void set_store_writable(bool ok, std::string reason = {});
   void set_rules_loaded(bool ok, std::string reason = {});
   void set_accepting(bool ok, std::string reason = {});
+  // Shutdown has begun (SIGTERM): unready from now on, whatever the other conditions
+  // say, so that a load balancer stops sending work while the hub drains. Lock-free and
+  // async-signal-safe: the signal handler calls it.
+  void begin_shutdown() { shutting_down_.store(true, std::memory_order_relaxed); }
   [[nodiscard]] readiness check() const;
 
  private:
@@ -50,6 +55,8 @@ class health {
   condition store_{false, "store not open yet"};
   condition rules_{false, "rules not loaded yet"};
   condition accepting_{false, "not accepting publishes yet"};
+  std::atomic<bool> shutting_down_{false};
+  static_assert(std::atomic<bool>::is_always_lock_free, "begin_shutdown() runs in a signal handler");
 };
 
 struct http_handlers {

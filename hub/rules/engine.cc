@@ -2189,7 +2189,8 @@ void engine::on_event(std::uint64_t offset, millis log_time, const schema::Envel
     impl_->event(e, log_time);
     for (auto& [id, st] : impl_->states) impl_->sync(st, &out);
   } catch (const std::exception& ex) {
-    spdlog::error("rules: event at offset {} could not be judged: {}", offset, ex.what());
+    spdlog::error("rules: event {} at offset {} could not be judged: {}",
+                  e.id() != nullptr ? schema::id_to_hex(*e.id()) : std::string("(no id)"), offset, ex.what());
   }
 }
 

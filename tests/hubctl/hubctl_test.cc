@@ -122,7 +122,7 @@ TEST_CASE("hubctl publish with a bad line names it and publishes nothing", "[hub
   CHECK_THAT(r.err, Catch::Contains(file.string() + ":2:") && Catch::Contains("mandate_area") &&
                         Catch::Contains("nothing was published"));
   CHECK(r.out.empty());
-  auto status = hubctl(dir, {"--hub", hub.endpoint(), "status", "--json"});
+  auto status = hubctl(dir, {"--hub", hub.endpoint(), "status", "--zmq", "--json"});
   REQUIRE(status.exit_code == 0);
   CHECK(nlohmann::json::parse(status.out)["store"]["end"] == 0);
 }
@@ -130,11 +130,13 @@ TEST_CASE("hubctl publish with a bad line names it and publishes nothing", "[hub
 TEST_CASE("hubctl status prints the hub's status and says so when no hub answers", "[hubctl]") {
   hub::test::hubd_process hub;
   hub::test::temp_dir dir("hubctl");
-  auto r = hubctl(dir, {"--hub", hub.endpoint(), "status"});
+  // This hub serves no ops endpoint: --zmq asks its client socket (tests/ops covers the
+  // ops endpoint and the fallback).
+  auto r = hubctl(dir, {"--hub", hub.endpoint(), "status", "--zmq", "--json"});
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j.contains("hub_id"));
-  auto none = hubctl(dir, {"--hub", "tcp://127.0.0.1:1", "status", "--timeout", "300ms"});
+  auto none = hubctl(dir, {"--hub", "tcp://127.0.0.1:1", "status", "--http", "127.0.0.1:1", "--timeout", "300ms"});
   CHECK(none.exit_code == 1);
   CHECK_THAT(none.err, Catch::Contains("no answer") && Catch::Contains("tcp://127.0.0.1:1"));
 }

@@ -67,6 +67,38 @@ TEST_CASE("promtool refuses a rule with a broken expression, so the checks above
   CHECK(res.exit_code != 0);
 }
 
+TEST_CASE("the alerting rules pass their promtool unit tests: each fires when it should and only then",
+          "[ops][deploy][promtool]") {
+  hub::test::temp_dir dir("ops-deploy");
+  REQUIRE(hub::test::have_program("promtool"));
+  // deploy/prometheus/hub-alerts.test.yml: HubDown, HubConsumerLagGrowing,
+  // HubDiskNearlyFull and HubAdapterSilent, each firing and not firing.
+  auto res = hub::test::run_command(
+      {"promtool", "test", "rules", (source_dir / "deploy/prometheus/hub-alerts.test.yml").string()}, dir.path());
+  INFO(res.output);
+  CHECK(res.exit_code == 0);
+  CHECK(res.output.find("SUCCESS") != std::string::npos);
+  std::string tests = read_file(source_dir / "deploy/prometheus/hub-alerts.test.yml");
+  for (const char* alert : {"HubDown", "HubConsumerLagGrowing", "HubDiskNearlyFull", "HubAdapterSilent"}) {
+    INFO(alert);
+    CHECK(tests.find(std::string("alertname: ") + alert) != std::string::npos);
+  }
+}
+
+TEST_CASE("the rules' unit tests fail against a rule that fires too late, so the check above can fail",
+          "[ops][deploy][promtool]") {
+  hub::test::temp_dir dir("ops-deploy");
+  // The same tests next to a copy of the rules whose adapter threshold is an hour.
+  std::string rules = read_file(source_dir / "deploy/prometheus/hub-alerts.yml");
+  replace_all(rules, "hub_adapter_heartbeat_age_seconds > 300", "hub_adapter_heartbeat_age_seconds > 3600");
+  std::ofstream(dir / "hub-alerts.yml") << rules;
+  std::ofstream(dir / "hub-alerts.test.yml") << read_file(source_dir / "deploy/prometheus/hub-alerts.test.yml");
+  auto res = hub::test::run_command({"promtool", "test", "rules", (dir / "hub-alerts.test.yml").string()}, dir.path());
+  INFO(res.output);
+  CHECK(res.exit_code != 0);
+  CHECK(res.output.find("HubAdapterSilent") != std::string::npos);
+}
+
 TEST_CASE("systemd-analyze verify finds nothing to say about the unit", "[ops][deploy][systemd]") {
   hub::test::temp_dir dir("ops-deploy");
   REQUIRE(hub::test::have_program("systemd-analyze"));  // Debian package: systemd

@@ -78,6 +78,31 @@ TEST_CASE("readyz follows the readiness conditions and names what is missing", "
   CHECK(res->status == 200);
 }
 
+TEST_CASE("readyz is unready once shutdown has begun, whatever the other conditions say", "[ops][http]") {
+  // hubd's SIGTERM handler calls begin_shutdown() before it stops the loop; the window
+  // until the HTTP server stops is too short to observe from outside, so it is shown here.
+  fixture f;
+  f.h.set_store_writable(true);
+  f.h.set_rules_loaded(true);
+  f.h.set_accepting(true);
+  auto c = f.client();
+  auto res = c.Get("/readyz");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  f.h.begin_shutdown();
+  res = c.Get("/readyz");
+  REQUIRE(res);
+  CHECK(res->status == 503);
+  CHECK(res->body.find("shutting down") != std::string::npos);
+  f.h.set_accepting(true);  // a late status update does not make it ready again
+  res = c.Get("/readyz");
+  REQUIRE(res);
+  CHECK(res->status == 503);
+  res = c.Get("/healthz");  // still alive while it drains
+  REQUIRE(res);
+  CHECK(res->status == 200);
+}
+
 TEST_CASE("metrics are served in the Prometheus text format with live values", "[ops][http]") {
   fixture f;
   auto c = f.client();

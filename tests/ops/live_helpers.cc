@@ -1,9 +1,11 @@
 #include "tests/ops/live_helpers.h"
 
 #include <sstream>
+#include <stdexcept>
 
 #include <httplib.h>
 
+#include "adapters/sdk/event.h"
 #include "adapters/sdk/sdk.h"
 #include "tests/support/envelopes.h"
 
@@ -58,6 +60,28 @@ std::size_t publish_test_events(const std::string& endpoint, std::size_t n, std:
   }
   pub.flush(std::chrono::seconds(20));
   return static_cast<std::size_t>(pub.stats().acked);
+}
+
+std::string heartbeat_json(const std::string& adapter, std::uint64_t backlog, std::uint64_t published) {
+  nlohmann::json j = {{"source_system", adapter},
+                      {"entity", "hub"},
+                      {"country", "SSD"},
+                      {"source_record_id", adapter + "/heartbeat"},
+                      {"payload_type", "adapter_heartbeat"},
+                      {"payload",
+                       {{"adapter", adapter},
+                        {"source", "fixtures/" + adapter + ".csv"},
+                        {"backlog", backlog},
+                        {"published", published}}}};
+  return j.dump();
+}
+
+std::vector<std::uint8_t> heartbeat_envelope(const std::string& adapter, std::uint64_t backlog,
+                                             std::uint64_t published) {
+  std::string err;
+  auto bytes = sdk::envelope_from_json(heartbeat_json(adapter, backlog, published), &err);
+  if (!bytes) throw std::runtime_error("heartbeat_envelope: " + err);
+  return *bytes;
 }
 
 }  // namespace hub::test

@@ -33,4 +33,10 @@ std::optional<double> sample_sum(const std::string& scrape, const std::string& m
 std::size_t publish_test_events(const std::string& endpoint, std::size_t n, std::size_t pad_to = 0,
                                 const std::string& client_name = "ops-test-publisher");
 
+// An adapter's heartbeat event as hubctl publish reads it (one line of JSON), and as
+// envelope bytes: entity hub, country SSD, payload adapter_heartbeat.
+std::string heartbeat_json(const std::string& adapter, std::uint64_t backlog, std::uint64_t published);
+std::vector<std::uint8_t> heartbeat_envelope(const std::string& adapter, std::uint64_t backlog,
+                                             std::uint64_t published);
+
 }  // namespace hub::test

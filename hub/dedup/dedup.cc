@@ -35,4 +35,8 @@ void dedup_window::erase(const schema::Id128& id) {
   map_.erase(key{id.hi(), id.lo()});
 }
 
+void dedup_window::erase_from(offset from) {
+  std::erase_if(map_, [from](const auto& kv) { return kv.second >= from; });
+}
+
 }  // namespace hub::dedup

@@ -22,6 +22,9 @@ class dedup_window {
   void insert(const schema::Id128& id, offset off);
   // Forgets id (used when an append failed after the id was reserved).
   void erase(const schema::Id128& id);
+  // Forgets every id stored at offset `from` or later (records the store dropped after
+  // a failed sync). Walks the whole window: for that rare fault only.
+  void erase_from(offset from);
   [[nodiscard]] std::size_t size() const { return map_.size(); }
   [[nodiscard]] std::size_t capacity() const { return capacity_; }
 

@@ -330,31 +330,31 @@ class event_log final : public hub::store::store {
     if (!sync_failed_.load() || opts_.fsync != fsync_policy::batch || rolled_back_) return;
     std::lock_guard sl(sync_mu_);  // the sync thread is idle (it reported the error); be sure
     const std::uint64_t old_end = end_;
+    const std::size_t keep = segment_for(synced_at_.base);
+    // A fresh descriptor for the segment of the synced point: the old one may report the
+    // old fsync error once more. Nothing changes unless it can be had.
+    std::shared_ptr<file> fresh;
+    if (segments_[keep].base == synced_at_.base) {
+      auto fl = fs_.open(dir_ / f::segment_name(synced_at_.base), open_mode::read_write);
+      if (fl) fresh = std::move(fl.value());
+    }
+    if (!fresh) {
+      spdlog::error("event log {}: cannot reopen segment {} (the last synced point) after the failed fsync; the log "
+                    "stays read-only until the hub restarts", dir_.string(), f::segment_name(synced_at_.base));
+      return;
+    }
     // Segments created since the synced point go entirely. Removing one may fail (the
     // disk is in trouble); writable_again() tries again before anything is written.
-    while (segments_.size() > 1 && segments_.back().base > synced_at_.base) {
-      const segment& dead = segments_.back();
-      stale_files_.push_back(dir_ / f::segment_name(dead.base));
-      std::erase(open_sealed_, dead.base);
+    while (segments_.size() > keep + 1) {
+      stale_files_.push_back(dir_ / f::segment_name(segments_.back().base));
+      std::erase(open_sealed_, segments_.back().base);
       segments_.pop_back();
     }
     segment& seg = segments_.back();
-    if (seg.base != synced_at_.base) {
-      spdlog::error("event log {}: the segment of the last synced point ({}) is gone; the log stays read-only "
-                    "until the hub restarts", dir_.string(), f::segment_name(synced_at_.base));
-      return;
-    }
     // It is the active segment again: an index file written when it was sealed is stale.
     stale_files_.push_back(dir_ / f::index_name(seg.base));
     std::erase(open_sealed_, seg.base);
-    // A fresh descriptor: the old one may report the old fsync error once more.
-    if (auto fl = fs_.open(dir_ / f::segment_name(seg.base), open_mode::read_write))
-      seg.data = std::shared_ptr<file>(std::move(fl.value()));
-    if (!seg.data) {
-      spdlog::error("event log {}: cannot reopen segment {} after the failed fsync; the log stays read-only until "
-                    "the hub restarts", dir_.string(), f::segment_name(seg.base));
-      return;
-    }
+    seg.data = std::move(fresh);
     reader_.invalidate();
     hint_ = {};
     // Rebuild the segment's index, end, newest time and the chain's head from the
@@ -989,7 +989,7 @@ class event_log final : public hub::store::store {
 
   std::mutex sync_mu_;
   std::vector<std::shared_ptr<file>> sync_files_;    // sync_mu_
-  std::uint64_t synced_end_ = 0;                     // sync_mu_ (written once at open)
+  std::uint64_t synced_end_ = 0;                     // sync_mu_
   file_point synced_at_;                             // where synced_end_ lies; sync_mu_
 
   std::mutex timer_mu_;

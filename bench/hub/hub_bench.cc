@@ -80,8 +80,8 @@ zmq::socket_t make_dealer(zmq::context_t& ctx, const std::string& endpoint, cons
 // Acknowledged publisher: keeps up to `window` PUBs in flight.
 class publisher {
  public:
-  publisher(zmq::context_t& ctx, const std::string& endpoint, std::size_t window)
-      : s_(make_dealer(ctx, endpoint, "bench-publisher")), window_(window), tmpl_(256, data_mark) {}
+  publisher(zmq::context_t& ctx, const std::string& endpoint, std::size_t window, std::size_t size = 256)
+      : s_(make_dealer(ctx, endpoint, "bench-publisher")), window_(window), tmpl_(size, data_mark) {}
 
   [[nodiscard]] std::size_t envelope_size() const { return tmpl_.bytes.size(); }
   [[nodiscard]] std::uint64_t done() const { return acked_ + refused_; }
@@ -248,7 +248,7 @@ int main(int argc, char** argv) {
   CLI::App app{"bench_hub: the hub's benchmark cases over the raw wire protocol"};
   std::string endpoint, mirror, sub_endpoint, mode = "publish", path = "durable", label = "memory";
   std::uint64_t count = 100000, credit = 4000;
-  std::size_t window = 4000;
+  std::size_t window = 4000, size = 256;
   int subs = 1;
   bool replay = false, ref = false;
   double rate = 10000, seconds = 5, timeout_s = 60;
@@ -261,6 +261,7 @@ int main(int argc, char** argv) {
   app.add_option("--label", label, "the hub's settings, part of the row id (e.g. fsync_never)");
   app.add_option("--count", count, "events to publish");
   app.add_option("--window", window, "PUBs in flight");
+  app.add_option("--size", size, "envelope bytes (about; at least the schema's minimum)");
   app.add_option("--credit", credit, "credit window of each subscriber");
   app.add_option("--subs", subs, "credit-based subscribers (fanout)")->check(CLI::Range(1, 64));
   app.add_flag("--replay", replay, "publish: then read everything from the earliest offset");
@@ -284,7 +285,7 @@ int main(int argc, char** argv) {
   rc.deadline = bench::now_ns() + static_cast<std::int64_t>(timeout_s * 1e9);
 
   zmq::context_t ctx(2);
-  publisher pub(ctx, endpoint, window);
+  publisher pub(ctx, endpoint, window, size);
 
   // Receivers first (credit subscriptions confirmed by SUBOK, the mirror by a warm-up
   // event), then the clock starts.

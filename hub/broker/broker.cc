@@ -896,6 +896,7 @@ struct broker::impl {
       if (!r) {
         spdlog::error("store sync failed: {}; acknowledgements wait until it succeeds", r.message());
         sync_retry_at = now_millis() + 100;
+        refuse_undurable(r.message());
       } else if (hooks.on_sync) {
         hooks.on_sync(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       }
@@ -920,8 +921,35 @@ struct broker::impl {
       if (v.substr(0, 3) == "err") {
         spdlog::error("store sync failed: {}; acknowledgements wait until it succeeds", v.substr(4));
         sync_retry_at = now_millis() + 100;
+        refuse_undurable(v.substr(4));
       }
     }
+  }
+
+  // After a failed sync the store may drop what it could not make durable (the log
+  // cannot tell what reached the disk after a failed fsync). Every PUB waiting for a
+  // dropped record is refused with store_unavailable and its id forgotten, so that the
+  // publisher's resend is stored again instead of waiting on a record that is gone.
+  void refuse_undurable(std::string_view why) {
+    const offset before = st->end();
+    st->discard_undurable();
+    const offset kept = st->end();
+    if (kept >= before) return;
+    dedup.erase_from(kept);
+    trim_tail();  // the cache must not serve the dropped records
+    std::size_t refused = 0;
+    std::deque<pending_ack> keep;
+    for (auto& a : acks) {
+      if (a.off >= kept) {
+        nak(a.identity, a.seq, Reason::store_unavailable, fmt::format("the hub could not make the event durable: {}", why));
+        ++refused;
+      } else {
+        keep.push_back(std::move(a));
+      }
+    }
+    acks.swap(keep);
+    spdlog::error("store dropped {} record(s) from offset {} that were not durable; {} publish(es) refused with "
+                  "store_unavailable, for their publishers to resend", before.value - kept.value, kept.value, refused);
   }
 
   // Acks, mirrors and delivers everything that became durable since the last turn.

@@ -196,6 +196,7 @@ class event_log final : public hub::store::store {
     begin_ = segments_.front().base;
     end_ = std::max(segments_.back().end, segments_.back().base);
     appended_end_ = end_;
+    appended_at_ = {segments_.back().base, segments_.back().size};
     // What survived on disk (after cutting a torn tail) is durable from now on.
     if (opts_.fsync != fsync_policy::never) {
       if (auto s = segments_.back().data->sync(); !s) return prefix(s, "event log: ");
@@ -203,6 +204,7 @@ class event_log final : public hub::store::store {
     }
     durable_end_.store(end_);
     synced_end_ = end_;
+    synced_at_ = appended_at_;
     active_file_ = segments_.back().data;
     if (auto s = load_checkpoint(); !s) return s;
     if (opts_.fsync == fsync_policy::interval) interval_thread_ = std::thread([this] { interval_loop(); });
@@ -215,7 +217,9 @@ class event_log final : public hub::store::store {
 
   status append(std::span<const hub::store::append_record> batch) override {
     if (batch.empty()) return status::ok();
-    if (sync_failed_.load()) {
+    // After a failed fsync, writes resume only once discard_undurable() has cut the log
+    // back to what was synced and a fresh fsync of that has worked (tried again here).
+    if (sync_failed_.load() && !(rolled_back_ && writable_again())) {
       std::lock_guard lk(mu_);
       return status::io_error(sync_error_);
     }
@@ -290,6 +294,7 @@ class event_log final : public hub::store::store {
     {
       std::lock_guard lk(mu_);
       appended_end_ = end_;
+      appended_at_ = {seg.base, seg.size};
     }
     if (opts_.fsync != fsync_policy::batch) durable_end_.store(end_);
     if (!writable_) {
@@ -314,6 +319,94 @@ class event_log final : public hub::store::store {
   }
 
   bool sync_is_local() const override { return true; }
+
+  // After a failed fsync (batch policy): cut the log back to the last point an fsync
+  // covered and forget everything after it. Those records were never acknowledged (the
+  // hub ACKs only below durable_end(), which is that point). Rewriting them from memory
+  // is not safe: after a failed fsync Linux may have marked the pages clean without
+  // writing them, so what the page cache shows is not what the disk holds; truncating
+  // throws those pages away, and an fsync of the truncated file that works proves the
+  // disk agrees with the log again. Under interval or never the records past the synced
+  // point may have been acknowledged, so nothing is dropped and the error stays sticky.
+  void discard_undurable() override {
+    if (!sync_failed_.load() || opts_.fsync != fsync_policy::batch || rolled_back_) return;
+    std::lock_guard sl(sync_mu_);  // the sync thread is idle (it reported the error); be sure
+    const std::uint64_t old_end = end_;
+    const std::size_t keep = segment_for(synced_at_.base);
+    // A fresh descriptor for the segment of the synced point: the old one may report the
+    // old fsync error once more. Nothing changes unless it can be had.
+    std::shared_ptr<file> fresh;
+    if (segments_[keep].base == synced_at_.base) {
+      auto fl = fs_.open(dir_ / f::segment_name(synced_at_.base), open_mode::read_write);
+      if (fl) fresh = std::move(fl.value());
+    }
+    if (!fresh) {
+      spdlog::error("event log {}: cannot reopen segment {} (the last synced point) after the failed fsync; the log "
+                    "stays read-only until the hub restarts", dir_.string(), f::segment_name(synced_at_.base));
+      return;
+    }
+    // Segments created since the synced point go entirely. Removing one may fail (the
+    // disk is in trouble); writable_again() tries again before anything is written.
+    while (segments_.size() > keep + 1) {
+      stale_files_.push_back(dir_ / f::segment_name(segments_.back().base));
+      std::erase(open_sealed_, segments_.back().base);
+      segments_.pop_back();
+    }
+    segment& seg = segments_.back();
+    // It is the active segment again: an index file written when it was sealed is stale.
+    stale_files_.push_back(dir_ / f::index_name(seg.base));
+    std::erase(open_sealed_, seg.base);
+    seg.data = std::move(fresh);
+    reader_.invalidate();
+    hint_ = {};
+    // Rebuild the segment's index, end, newest time and the chain's head from the
+    // synced bytes (a rare path; at most one segment is read).
+    seg.max_time = no_time;
+    head_ = scan(seg, synced_at_.size);
+    end_ = seg.end;
+    total_bytes_ = 0;
+    for (const auto& sg : segments_) total_bytes_ += sg.size;
+    {
+      std::lock_guard lk(mu_);
+      appended_end_ = end_;
+      appended_at_ = {seg.base, seg.size};
+      unsynced_.clear();
+      active_file_ = seg.data;
+      dir_dirty_ = true;
+    }
+    rolled_back_ = true;
+    spdlog::warn("event log {}: dropped {} record(s) at offsets {}..{} that the failed fsync may not have written; "
+                 "they were never acknowledged, and the log continues at offset {}",
+                 dir_.string(), old_end - end_, end_, old_end, end_);
+    (void)writable_again();
+  }
+
+  // Loop thread, after discard_undurable(): removes the files it left behind, cuts the
+  // active segment to the synced point and fsyncs it. True once all that worked: the
+  // disk holds exactly what the log holds, and appends go on.
+  bool writable_again() {
+    status s;
+    while (s && !stale_files_.empty()) {
+      s = fs_.remove(stale_files_.back());
+      if (s) stale_files_.pop_back();
+    }
+    segment& seg = segments_.back();
+    if (s) s = seg.data->truncate(seg.size);
+    if (s) s = seg.data->sync();
+    if (s) s = fs_.sync_dir(dir_);
+    std::lock_guard lk(mu_);
+    if (!s) {
+      sync_error_ = "event log: fsync failed before and still fails (" + s.message() +
+                    "); new events are refused until it works again";
+      return false;
+    }
+    dir_dirty_ = false;
+    sync_error_.clear();
+    rolled_back_ = false;
+    sync_failed_.store(false);
+    spdlog::info("event log {}: fsync works again; writes resume at offset {}", dir_.string(), end_);
+    return true;
+  }
 
   offset durable_end() const override { return offset{durable_end_.load()}; }
   offset begin() const override { return offset{begin_}; }
@@ -804,10 +897,12 @@ class event_log final : public hub::store::store {
       return status::io_error(sync_error_);
     }
     std::uint64_t target = 0;
+    file_point at;
     bool dir = false;
     {
       std::lock_guard lk(mu_);
       target = appended_end_;
+      at = appended_at_;
       if (target == synced_end_ && unsynced_.empty() && !dir_dirty_) return target;
       for (auto& fl : unsynced_) sync_files_.push_back(std::move(fl));
       unsynced_.clear();
@@ -822,14 +917,17 @@ class event_log final : public hub::store::store {
     if (s && dir) s = fs_.sync_dir(dir_);
     if (!s) {
       std::lock_guard lk(mu_);
-      sync_error_ = "event log: fsync failed: " + s.message() +
-                    "; what was written since offset " + std::to_string(synced_end_) +
-                    " may not be on disk, so the log refuses new writes; restart the hub to recover from disk";
+      sync_error_ = "event log: fsync failed: " + s.message() + "; what was written since offset " +
+                    std::to_string(synced_end_) + " may not be on disk, so the log refuses new writes" +
+                    (opts_.fsync == fsync_policy::batch
+                         ? "; it drops those records (never acknowledged) and writes again once fsync works"
+                         : "; restart the hub to recover from disk");
       sync_failed_.store(true);
       spdlog::error("{}", sync_error_);
       return status::io_error(sync_error_);
     }
     synced_end_ = target;
+    synced_at_ = at;
     return target;
   }
 
@@ -843,6 +941,12 @@ class event_log final : public hub::store::store {
       lk.lock();
     }
   }
+
+  // A byte position in a segment: where a given end offset lies.
+  struct file_point {
+    std::uint64_t base = 0;                      // the segment's base offset
+    std::uint64_t size = f::segment_header_bytes;  // bytes of it up to that offset
+  };
 
   struct read_hint {
     std::uint64_t base = std::numeric_limits<std::uint64_t>::max();
@@ -871,12 +975,15 @@ class event_log final : public hub::store::store {
   std::set<std::pair<std::uint64_t, std::uint64_t>> reported_;
   std::deque<std::uint64_t> open_sealed_;  // bases of sealed segments with an open descriptor, oldest first
   std::map<std::string, offset, std::less<>> consumers_;
+  bool rolled_back_ = false;               // cut back after a failed fsync, not yet writable again
+  std::vector<fs::path> stale_files_;      // left by discard_undurable(), removed before writing
 
   // Shared between the loop and the syncing thread. Lock order: sync_mu_, then mu_.
   mutable std::mutex mu_;
   std::shared_ptr<file> active_file_;                // guarded by mu_
   std::vector<std::shared_ptr<file>> unsynced_;      // rolled, not yet synced; mu_
   std::uint64_t appended_end_ = 0;                   // mu_
+  file_point appended_at_;                           // where appended_end_ lies; mu_
   bool dir_dirty_ = false;                           // a new segment name to sync; mu_
   std::string sync_error_;                           // mu_
   std::atomic<bool> sync_failed_{false};
@@ -884,7 +991,8 @@ class event_log final : public hub::store::store {
 
   std::mutex sync_mu_;
   std::vector<std::shared_ptr<file>> sync_files_;    // sync_mu_
-  std::uint64_t synced_end_ = 0;                     // sync_mu_ (written once at open)
+  std::uint64_t synced_end_ = 0;                     // sync_mu_
+  file_point synced_at_;                             // where synced_end_ lies; sync_mu_
 
   std::mutex timer_mu_;
   std::condition_variable timer_cv_;

@@ -22,9 +22,14 @@
 // - A write error (disk full, I/O error) makes append() return no_space/io_error;
 //   the partial batch is cut off again, stats().writable turns false, reads go on,
 //   and the next append() retries, so the log recovers by itself when space returns.
-// - An fsync error is sticky: Linux may drop the unwritten pages after reporting it,
-//   so the log cannot tell what is on disk. sync() and append() then fail with
-//   io_error until the log is reopened (recovery rereads what is really there).
+// - An fsync error: Linux may drop the unwritten pages after reporting it, so the log
+//   cannot tell what is on disk past the last fsync that worked. sync() and append()
+//   then fail with io_error. Under batch, discard_undurable() (the hub calls it when a
+//   sync fails) cuts the log back to that synced point, dropping records that were
+//   never acknowledged; the next append() fsyncs the cut file and, once that works,
+//   writes again, so the log recovers by itself. Under interval and never the records
+//   past the synced point may have been acknowledged: nothing is dropped and the error
+//   stays until the log is reopened.
 // - A corrupt record in an older segment is counted (stats().corrupt_skipped),
 //   logged with its segment and byte position, and skipped by read().
 // - At open, a torn or corrupt tail of a segment is cut off and logged.

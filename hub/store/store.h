@@ -81,6 +81,14 @@ class store {
   // durable_end(). Sync thread. An error leaves durable_end() where it was.
   virtual status sync() = 0;
 
+  // After sync() failed. A store that cannot tell what reached stable storage (the log
+  // after a failed fsync) drops every record that is not durable, so that end() ==
+  // durable_end() again, and becomes writable again once it can prove it is; append()
+  // fails (and tries that again) until then. The broker refuses the PUBs of the dropped
+  // records so that publishers resend them. A store whose failed sync is simply tried
+  // again keeps everything (the default). Loop thread.
+  virtual void discard_undurable() {}
+
   // True when append() leaves records that only sync() can make durable.
   [[nodiscard]] virtual bool needs_sync() const = 0;
 

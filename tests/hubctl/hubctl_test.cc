@@ -1,7 +1,9 @@
 // hubctl as a user runs it: the real binary against a real hubd.
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <set>
@@ -103,6 +105,59 @@ TEST_CASE("hubctl publish then tail from earliest prints the published events", 
     CHECK(lines_of(again.out) == marked);
     auto rep = hubctl(dir, {"--hub", hub.endpoint(), "replay", "--from", "earliest"});
     CHECK(lines_of(rep.out).size() == 3);
+  }
+}
+
+TEST_CASE("hubctl replay from an offset or a time prints exactly the events from there as JSON",
+          "[hubctl][replay]") {
+  hub::test::hubd_process hub;
+  hub::test::temp_dir dir("hubctl");
+  // Two files of three events; the second one's ids end in 11, 12, 13.
+  std::string later = events_jsonl;
+  for (const char* d : {"01", "02", "03"})
+    later.replace(later.find(std::string("8d9e") + d), 6, std::string("8d9e1") + d[1]);
+  std::ofstream(dir / "earlier.jsonl") << events_jsonl;
+  std::ofstream(dir / "later.jsonl") << later;
+  auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  REQUIRE(hubctl(dir, {"--hub", hub.endpoint(), "publish", (dir / "earlier.jsonl").string()}).exit_code == 0);
+  // The next whole second, so that it can be written in ISO 8601 too: the earlier events
+  // were stored (acked) before it, the later ones are published after it.
+  const std::int64_t t = (now_ms() / 1000 + 1) * 1000;
+  REQUIRE(hub::test::wait_for([&] { return now_ms() >= t; }, std::chrono::seconds(3)));
+  REQUIRE(hubctl(dir, {"--hub", hub.endpoint(), "publish", (dir / "later.jsonl").string()}).exit_code == 0);
+
+  auto replay = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--hub", hub.endpoint(), "replay"});
+    auto r = hubctl(dir, args);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    std::vector<std::pair<std::uint64_t, std::string>> got;  // offset, id
+    for (const auto& l : lines_of(r.out)) {
+      auto j = nlohmann::json::parse(l);
+      got.emplace_back(j["offset"].get<std::uint64_t>(), j["id"].get<std::string>());
+    }
+    return got;
+  };
+  using rows = std::vector<std::pair<std::uint64_t, std::string>>;
+  const std::string id = "0190f3c2a1b27c3d8e4f5a6b7c8d9e";
+  const rows later_rows = {{3, id + "11"}, {4, id + "12"}, {5, id + "13"}};
+  SECTION("from an offset") {
+    CHECK(replay({"--from", "offset:2"}) == rows{{2, id + "03"}, {3, id + "11"}, {4, id + "12"}, {5, id + "13"}});
+    CHECK(replay({"--from", "offset:4", "--to", "offset:5"}) == rows{{4, id + "12"}});
+    CHECK(replay({"--from", "offset:6"}).empty());
+  }
+  SECTION("from a time in milliseconds") { CHECK(replay({"--from", "time:" + std::to_string(t)}) == later_rows); }
+  SECTION("from a time in ISO 8601") {
+    const std::time_t secs = static_cast<std::time_t>(t / 1000);
+    std::tm utc{};
+    ::gmtime_r(&secs, &utc);
+    char iso[32];
+    std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    CHECK(replay({"--from", std::string("time:") + iso}) == later_rows);
+    CHECK(replay({"--from", "time:" + std::to_string(t - 3'600'000)}).size() == 6);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -93,8 +94,9 @@ inline bool is_record(const read_record& rec, std::uint64_t n, std::size_t size 
 
 // A file system that passes everything to the real one, except what a test arms:
 // every write from number fail_write_from on fails with "no space" (after writing
-// half of its bytes when partial is set), fsync fails when fail_sync is set, and the
-// lock fails with "permission denied" when deny_lock is set.
+// half of its bytes when partial is set), fsync fails when fail_sync is set, the
+// lock fails with "permission denied" when deny_lock is set, and between hold_syncs()
+// and release_syncs() every file fsync waits (then fails or not, by fail_sync).
 class faulty_file_system final : public file_system {
  public:
   std::atomic<int> writes{0};
@@ -103,6 +105,23 @@ class faulty_file_system final : public file_system {
   std::atomic<bool> fail_sync{false};
   std::atomic<int> syncs{0};
   std::atomic<bool> deny_lock{false};
+
+  void hold_syncs() {
+    std::lock_guard lk(gate_mu_);
+    held_ = true;
+  }
+  void release_syncs() {
+    {
+      std::lock_guard lk(gate_mu_);
+      held_ = false;
+    }
+    gate_cv_.notify_all();
+  }
+  // File fsyncs waiting at the gate now.
+  int syncs_waiting() {
+    std::lock_guard lk(gate_mu_);
+    return waiting_;
+  }
 
   result<std::unique_ptr<file>> open(const std::filesystem::path& p, open_mode mode) override {
     auto f = real().open(p, mode);
@@ -125,6 +144,18 @@ class faulty_file_system final : public file_system {
  private:
   static file_system& real() { return default_file_system(); }
 
+  void wait_at_gate() {
+    std::unique_lock lk(gate_mu_);
+    ++waiting_;
+    gate_cv_.wait(lk, [this] { return !held_; });
+    --waiting_;
+  }
+
+  std::mutex gate_mu_;
+  std::condition_variable gate_cv_;
+  bool held_ = false;
+  int waiting_ = 0;
+
   class faulty_file final : public file {
    public:
     faulty_file(faulty_file_system& owner, std::unique_ptr<file> f) : owner_(owner), f_(std::move(f)) {}
@@ -141,6 +172,7 @@ class faulty_file_system final : public file_system {
       return f_->read_at(pos, out);
     }
     status sync() override {
+      owner_.wait_at_gate();
       owner_.syncs.fetch_add(1);
       if (owner_.fail_sync.load()) return status::io_error("fdatasync failed: Input/output error (injected)");
       return f_->sync();

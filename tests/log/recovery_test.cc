@@ -7,6 +7,7 @@
 #include "hub/log/format.h"
 #include "hub/log/log.h"
 #include "tests/log/log_test_support.h"
+#include "tests/support/hubd_process.h"
 #include "tests/support/temp_dir.h"
 
 using namespace hub;
@@ -293,29 +294,83 @@ TEST_CASE("a write failing at any point of a run with rolls loses only the faile
   }
 }
 
-TEST_CASE("a failed fsync keeps durable_end and stops writes until reopen", "[log][faults]") {
+TEST_CASE("a failed fsync drops only what was not synced and the log writes again once fsync works",
+          "[log][faults]") {
   hub::test::temp_dir dir("log");
   faulty_file_system ffs;
+  log_options o;
+  std::uint64_t rolled_from = 0;
+  SECTION("within one segment") {}
+  SECTION("with segments rolled since the last good sync") {
+    o.segment_bytes = 4096;
+    o.index_interval_bytes = 512;
+    rolled_from = 1;
+  }
   {
-    auto s = open_or_fail(dir / "data", {}, &ffs);
+    auto s = open_or_fail(dir / "data", o, &ffs);
     REQUIRE(append_range(*s, 0, 10, 10));
     REQUIRE(s->sync());
-    REQUIRE(append_range(*s, 10, 10, 10));
+    const auto segments_synced = s->stats().segments;
+    REQUIRE(append_range(*s, 10, 60, 10));
+    if (rolled_from != 0) REQUIRE(s->stats().segments > segments_synced);
     ffs.fail_sync = true;
     auto st = s->sync();
     CHECK(st.code() == errc::io_error);
-    CHECK_THAT(st.message(), Catch::Contains("fsync failed") && Catch::Contains("restart"));
+    CHECK_THAT(st.message(), Catch::Contains("fsync failed") && Catch::Contains("drops those records"));
     CHECK(s->durable_end().value == 10);
-    ffs.fail_sync = false;
-    CHECK_FALSE(s->sync());  // sticky: the kernel may have dropped the pages
-    CHECK(s->durable_end().value == 10);
-    auto b = make_batch(20, 1);
-    CHECK(s->append(b.records).code() == errc::io_error);
+    CHECK_FALSE(s->needs_sync());
+    auto b = make_batch(10, 1);
+    CHECK(s->append(b.records).code() == errc::io_error);  // nothing before the cut
     CHECK_FALSE(s->stats().writable);
-    CHECK(read_all(*s).size() == 20);  // reads go on
+
+    log_capture logs;
+    s->discard_undurable();
+    CHECK(s->end().value == 10);
+    CHECK(s->durable_end().value == 10);
+    CHECK(s->stats().segments == segments_synced);
+    CHECK_THAT(logs.text(), Catch::Contains("dropped 60 record(s) at offsets 10..70"));
+    auto kept = read_all(*s);
+    REQUIRE(kept.size() == 10);
+    for (std::uint64_t n = 0; n < 10; ++n) CHECK(is_record(kept[n], n));
+
+    // Still failing: refused, and tried again at every append.
+    CHECK(s->append(b.records).code() == errc::io_error);
+    CHECK_THAT(s->stats().last_error, Catch::Contains("still fails"));
+    ffs.fail_sync = false;
+    REQUIRE(append_range(*s, 10, 30, 10));  // the resends
+    CHECK(s->stats().writable);
+    CHECK(s->needs_sync());
+    REQUIRE(s->sync());
+    CHECK(s->durable_end().value == 40);
+  }
+  auto s = open_or_fail(dir / "data", o);
+  REQUIRE(s->end().value == 40);
+  auto all = read_all(*s);
+  REQUIRE(all.size() == 40);
+  for (std::uint64_t n = 0; n < 40; ++n) CHECK(is_record(all[n], n));
+  CHECK(s->stats().corrupt_skipped == 0);
+}
+
+TEST_CASE("a failed fsync under fsync interval keeps everything and stops writes until reopen", "[log][faults]") {
+  hub::test::temp_dir dir("log");
+  faulty_file_system ffs;
+  log_options o;
+  o.fsync = fsync_policy::interval;
+  o.fsync_interval = std::chrono::milliseconds(5);
+  {
+    auto s = open_or_fail(dir / "data", o, &ffs);
+    REQUIRE(append_range(*s, 0, 10, 10));
+    ffs.fail_sync = true;
+    REQUIRE(hub::test::wait_for([&] { return !s->stats().writable; }));
+    s->discard_undurable();  // acknowledged under interval: nothing is dropped
+    CHECK(s->end().value == 10);
+    ffs.fail_sync = false;
+    auto b = make_batch(10, 1);
+    CHECK(s->append(b.records).code() == errc::io_error);
+    CHECK_THAT(s->stats().last_error, Catch::Contains("restart"));
+    CHECK(read_all(*s).size() == 10);  // reads go on
   }
   auto s = open_or_fail(dir / "data");
-  CHECK(s->end().value == 20);
-  CHECK(s->durable_end().value == 20);
-  REQUIRE(append_range(*s, 20, 1, 1));
+  CHECK(s->end().value == 10);
+  REQUIRE(append_range(*s, 10, 1, 1));
 }

@@ -7,6 +7,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <fstream>
@@ -14,9 +15,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <zmq.hpp>
-#include <zmq_addon.hpp>
 
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -327,16 +325,24 @@ TEST_CASE("readyz goes unready when the store cannot write and ready again after
   hubd_process hub(opts);
   REQUIRE(wait_for([&] { return http_get(hub.http_address(), "/readyz").status == 200; }));
 
-  // 64 events of 16 KiB: about 1 MiB, twice what the disk holds.
+  // 8 events of 16 KiB that fit, then 64 more: about 1 MiB, twice what the disk holds.
   hub::sdk::publisher::options po;
   po.connection.endpoints = {hub.endpoint()};
   po.connection.client_name = "ops-disk-filler";
   hub::sdk::publisher pub(po);
-  for (int i = 0; i < 64; ++i) {
-    envelope_spec spec;
-    spec.pad_to = 16 * 1024;
-    REQUIRE(pub.publish(make_envelope(spec)));
-  }
+  std::set<std::pair<std::uint64_t, std::uint64_t>> acked;
+  pub.on_acked([&](const hub::schema::Id128& id, std::uint64_t, bool) { acked.emplace(id.hi(), id.lo()); });
+  auto publish_16k = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      envelope_spec spec;
+      spec.pad_to = 16 * 1024;
+      REQUIRE(pub.publish(make_envelope(spec)));
+    }
+  };
+  publish_16k(8);
+  REQUIRE(pub.flush(std::chrono::seconds(10)));
+  REQUIRE(acked.size() == 8);
+  publish_16k(64);
   http_reply ready;
   CHECK(wait_for([&] {
     pub.poll(std::chrono::milliseconds(10));
@@ -352,7 +358,33 @@ TEST_CASE("readyz goes unready when the store cannot write and ready again after
   auto scrape = http_get(hub.http_address(), "/metrics").body;
   CHECK(sample_sum(scrape, "hub_store_writable") == 0.0);
   CHECK(sample_sum(scrape, "hub_naks_total", {"reason=\"store_unavailable\""}).value_or(0) >= 1);
-  CHECK(pub.stats().acked < 64);
+  CHECK(pub.stats().acked < 72);
+
+  // Reads go on while the disk is full: a subscriber from the earliest gets every event
+  // stored before it filled, in offset order.
+  REQUIRE_FALSE(acked.empty());
+  {
+    hub::sdk::subscriber::options so;
+    so.connection.endpoints = {hub.endpoint()};
+    so.connection.client_name = "ops-reader-while-full";
+    so.start = hub::sdk::start_position::earliest();
+    hub::sdk::subscriber sub(so);
+    std::set<std::pair<std::uint64_t, std::uint64_t>> read;
+    std::uint64_t next_offset = 0;
+    bool in_order = true;
+    CHECK(wait_for([&] {
+      while (auto e = sub.next(std::chrono::milliseconds(50))) {
+        in_order = in_order && e->offset == next_offset++;
+        read.emplace(e->envelope()->id()->hi(), e->envelope()->id()->lo());
+      }
+      return std::includes(read.begin(), read.end(), acked.begin(), acked.end());
+    }, std::chrono::seconds(20)));
+    CHECK(in_order);
+    CHECK(read.size() >= acked.size());
+    auto during = get_status(hub.http_address());
+    REQUIRE(during);
+    CHECK((*during)["store"]["writable"] == false);  // still full while it was read
+  }
 
   // Space returns: the publisher's resends succeed and the hub is ready again, with
   // every event stored once.
@@ -362,15 +394,31 @@ TEST_CASE("readyz goes unready when the store cannot write and ready again after
     return http_get(hub.http_address(), "/readyz").status == 200;
   }, std::chrono::seconds(30)));
   CHECK(pub.flush(std::chrono::seconds(30)));
-  CHECK(pub.stats().acked == 64);
+  CHECK(pub.stats().acked == 72);
   // The status document is refreshed twice a second: wait for the one after the flush.
   CHECK(wait_for([&] {
     status = get_status(hub.http_address());
-    return status && (*status)["counters"]["events_in"] == 64;
+    return status && (*status)["counters"]["events_in"] == 72;
   }));
   REQUIRE(status);
   CHECK((*status)["store"]["writable"] == true);
-  CHECK((*status)["counters"]["events_in"] == 64);
+  CHECK((*status)["counters"]["events_in"] == 72);
+}
+
+TEST_CASE("pipelined publishing under fsync batch takes far fewer fsyncs than events (group commit)",
+          "[ops][hubd][group_commit]") {
+  hubd_process hub({.extra_args = {"--fsync", "batch"}, .http = true});
+  const std::size_t n = 5000;
+  REQUIRE(publish_test_events(hub.endpoint(), n, 300, "ops-group-commit") == n);
+  std::string scrape;
+  REQUIRE(wait_for([&] {
+    scrape = http_get(hub.http_address(), "/metrics").body;
+    return sample_sum(scrape, "hub_events_in_total").value_or(0) == static_cast<double>(n);
+  }));
+  const double fsyncs = sample_sum(scrape, "hub_fsync_seconds_count").value_or(0);
+  INFO("fsyncs for " << n << " acknowledged events: " << fsyncs);
+  CHECK(fsyncs >= 1);
+  CHECK(fsyncs <= static_cast<double>(n) / 10);
 }
 
 TEST_CASE("every metric family moves on a live hub with rules, the embedded log, an adapter and a durable consumer",

@@ -886,22 +886,8 @@ struct broker::impl {
     return st->read(from, limit, max, [&](const store::record_view& v) { return visit(v, nullptr); });
   }
 
-  // appended: how many events this turn appended. A small batch on a store with a local
-  // fsync is synced right here (see broker_options::inline_sync_max).
-  void request_sync(millis now, std::size_t appended = ~std::size_t{0}) {
+  void request_sync(millis now) {
     if (sync_in_flight || !st->needs_sync() || st->durable_end() >= st->end() || now < sync_retry_at) return;
-    if (appended <= opts.inline_sync_max && st->sync_is_local()) {
-      const auto t0 = std::chrono::steady_clock::now();
-      status r = st->sync();
-      if (!r) {
-        spdlog::error("store sync failed: {}; acknowledgements wait until it succeeds", r.message());
-        sync_retry_at = now_millis() + 100;
-        refuse_undurable(r.message());
-      } else if (hooks.on_sync) {
-        hooks.on_sync(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      }
-      return;
-    }
     // The sync thread's PAIR peer is connected from bind() on; a refused send only
     // means it is not ready yet, and the next turn asks again.
     if (sync_sock.send(zmq::str_buffer("sync"), zmq::send_flags::dontwait)) sync_in_flight = true;
@@ -1331,9 +1317,8 @@ struct broker::impl {
         }
       }
       verify_deferred();
-      const std::size_t appended = batch.size();
       append_batch();
-      request_sync(now, appended);
+      request_sync(now);
       advance_durable();
       serve_lagging();
       flush_outboxes();

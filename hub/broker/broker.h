@@ -41,11 +41,6 @@ struct broker_options {
   // live delivery, the mirror and subscribers close behind the tail are served from
   // there, one envelope buffer shared by every EVT, instead of reading the log back.
   std::size_t tail_cache_bytes = 16u << 20;
-  // A turn that appended at most this many events, with no sync running, makes them
-  // durable on the loop thread itself (stores with a local fsync only): a quiet hub
-  // then ACKs and delivers without waking the sync thread. Busier turns hand the sync
-  // to the sync thread, so that the loop keeps taking PUBs meanwhile. 0: never inline.
-  std::size_t inline_sync_max = 32;
   millis retention_interval_ms = 10'000;  // how often retention runs
   // Security: with an ACL, the client socket requires CURVE (curve_secret_key, Z85) and
   // a ZAP handler admits only the ACL's public keys; every PUB, SUB and delivery is

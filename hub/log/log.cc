@@ -318,8 +318,6 @@ class event_log final : public hub::store::store {
     return opts_.fsync == fsync_policy::batch && !sync_failed_.load() && durable_end_.load() < end_;
   }
 
-  bool sync_is_local() const override { return true; }
-
   // After a failed fsync (batch policy): cut the log back to the last point an fsync
   // covered and forget everything after it. Those records were never acknowledged (the
   // hub ACKs only below durable_end(), which is that point). Rewriting them from memory

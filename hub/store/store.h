@@ -5,10 +5,8 @@
 // Threading contract:
 // - append(), read(), offset_at_time(), the consumer calls and stats() are called by
 //   the event loop thread only.
-// - sync() is called by the hub's sync thread, concurrently with the loop's calls (an
-//   implementation makes that safe, e.g. fsync on a file the loop only appends to); a
-//   store whose sync_is_local() may also have it called by the loop thread, never while
-//   a call on the sync thread is running.
+// - sync() is called by the hub's sync thread only, concurrently with the loop's calls;
+//   an implementation makes that safe (e.g. fsync on a file the loop only appends to).
 // - durable_end() may be called from any thread.
 //
 // Durability contract: append() hands the records to the operating system (or memory)
@@ -91,11 +89,6 @@ class store {
 
   // True when append() leaves records that only sync() can make durable.
   [[nodiscard]] virtual bool needs_sync() const = 0;
-
-  // True when sync() is a local flush whose time the disk bounds (an fsync), not a wait
-  // on other machines: the loop may then run it itself for a small batch, which saves
-  // two thread hand-offs on the acknowledged path when the hub is not busy.
-  [[nodiscard]] virtual bool sync_is_local() const { return false; }
 
   // First offset not yet durable. Any thread.
   [[nodiscard]] virtual offset durable_end() const = 0;

@@ -1,7 +1,7 @@
 // The broker's delivery paths, in this process on a real embedded log: live delivery
 // from the tail cache, lagging subscribers read back from the log and then from the
-// cache, the cache switched off, and ACKs that never run ahead of the fsync whether the
-// loop syncs a small turn itself or hands the sync to its sync thread.
+// cache, the cache switched off, and ACKs and deliveries that never run ahead of the
+// fsync, one PUB at a time and in bursts.
 #include <catch2/catch.hpp>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -29,7 +29,7 @@ struct running_hub {
   hub::test::temp_dir dir{"broker-delivery"};
   std::unique_ptr<hub::broker::broker> b;
   std::thread loop;
-  running_hub(std::size_t tail_cache_bytes, std::size_t inline_sync_max, hub::log::fsync_policy fsync) {
+  running_hub(std::size_t tail_cache_bytes, hub::log::fsync_policy fsync) {
     hub::log::log_options lo;
     lo.fsync = fsync;
     lo.segment_bytes = 64 << 10;  // several segments, so reads cross segment ends
@@ -39,7 +39,6 @@ struct running_hub {
     bo.endpoint = "tcp://127.0.0.1:*";
     bo.mirror_endpoint = "";
     bo.tail_cache_bytes = tail_cache_bytes;
-    bo.inline_sync_max = inline_sync_max;
     bo.delivery_burst = 16;  // lagging subscriptions advance in small steps
     b = std::make_unique<hub::broker::broker>(bo, std::move(st.value()));
     hub::status s = b->bind();
@@ -141,7 +140,7 @@ TEST_CASE("subscribers far behind the tail cache, inside it and at the live edge
   // and then from the cache again; default: every event of the test stays cached.
   const std::size_t cache = GENERATE(std::size_t{0}, std::size_t{4096}, std::size_t{32} << 20);
   INFO("tail_cache_bytes " << cache);
-  running_hub h(cache, 32, hub::log::fsync_policy::never);
+  running_hub h(cache, hub::log::fsync_policy::never);
   zmq::context_t ctx;
   auto fast = dealer(ctx, h.b->endpoint());
   auto slow = dealer(ctx, h.b->endpoint());
@@ -169,16 +168,14 @@ TEST_CASE("subscribers far behind the tail cache, inside it and at the live edge
   CHECK(recv_reply(fast).empty());
 }
 
-TEST_CASE("an ACK never runs ahead of the fsync, whether the loop syncs a small turn or the sync thread does",
+TEST_CASE("an ACK and a delivery never run ahead of the fsync, one PUB at a time or in a burst",
           "[broker][delivery][durability]") {
-  const std::size_t inline_max = GENERATE(std::size_t{0}, std::size_t{32});
-  INFO("inline_sync_max " << inline_max);
-  running_hub h(32 << 20, inline_max, hub::log::fsync_policy::batch);
+  running_hub h(32 << 20, hub::log::fsync_policy::batch);
   zmq::context_t ctx;
   auto pub = dealer(ctx, h.b->endpoint());
   auto sub = dealer(ctx, h.b->endpoint());
   subscribe(sub, 100000);
-  // One PUB at a time (a quiet hub: the turns inline syncing is for), then a burst.
+  // One PUB at a time (a quiet hub: one fsync each), then a burst (group commit).
   for (std::uint64_t i = 1; i <= 50; ++i) {
     auto acked = publish(pub, 1, 0x5100 + i);
     REQUIRE(acked.size() == 1);

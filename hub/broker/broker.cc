@@ -107,25 +107,6 @@ struct broker::impl {
     std::chrono::steady_clock::time_point received{};
   };
 
-  // One record of the tail cache (broker_options::tail_cache_bytes): as appended, with
-  // the envelope in a refcounted ZeroMQ message that every EVT and the mirror share.
-  struct tail_entry {
-    offset off;
-    millis log_time = 0;
-    schema::Id128 id;
-    std::string topic;
-    zmq::message_t envelope;
-    std::vector<std::uint8_t> signature;
-
-    [[nodiscard]] store::record_view view() const {
-      return {off, log_time, id, topic,
-              std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(envelope.data()), envelope.size()),
-              signature};
-    }
-    // What it holds, with a fixed share for the entry itself and the allocations.
-    [[nodiscard]] std::size_t cost() const { return envelope.size() + topic.size() + signature.size() + 256; }
-  };
-
   broker_options opts;
   std::unique_ptr<store::store> st;
   broker_hooks hooks;
@@ -152,10 +133,6 @@ struct broker::impl {
   std::uint64_t next_handle = 1;
 
   std::vector<pending_pub> batch;
-  // The tail cache: records of consecutive offsets, the newest last. Empty when the store
-  // numbers records itself (tickets are not offsets) or the cache is switched off.
-  std::deque<tail_entry> tail;
-  std::size_t tail_bytes = 0;
   std::vector<deferred_pub> deferred;    // this turn's PUBs waiting for signature checks
   std::unique_ptr<work_pool> verifiers;  // made when a turn first has two signatures to check
   std::deque<pending_ack> acks;
@@ -818,72 +795,8 @@ struct broker::impl {
       counters.events_in++;
       counters.bytes_in += p.own.empty() ? p.envelope.size() : p.own.size();
       if (!p.identity.empty()) acks.push_back({p.identity, p.seq, p.off, false, turn_started});
-      remember(p, now);
     }
     batch.clear();
-  }
-
-  // ---------------------------------------------------------------- tail cache
-
-  // Keeps a just-appended record in the tail cache (its topic and signature are moved
-  // out of p). The envelope is copied into a buffer of its own, so that the cache never
-  // pins a client's ZeroMQ receive buffer.
-  void remember(pending_pub& p, millis log_time) {
-    if (opts.tail_cache_bytes == 0 || !st->tickets_are_offsets()) return;
-    if (!tail.empty() && tail.back().off.next() != p.off) drop_tail();  // never a gap
-    auto data = p.own.empty() ? bytes(p.envelope) : std::span<const std::uint8_t>(p.own);
-    tail_entry e;
-    e.off = p.off;
-    e.log_time = log_time;
-    e.id = p.id;
-    e.topic = std::move(p.topic);
-    e.envelope = zmq::message_t(data.data(), data.size());
-    e.signature = std::move(p.signature);
-    tail_bytes += e.cost();
-    tail.push_back(std::move(e));
-    while (tail_bytes > opts.tail_cache_bytes && tail.size() > 1) {
-      tail_bytes -= tail.front().cost();
-      tail.pop_front();
-    }
-  }
-
-  void drop_tail() {
-    tail.clear();
-    tail_bytes = 0;
-  }
-
-  // Keeps the cache within the store's records: retention may have dropped the oldest,
-  // and a store that cut its tail back after a failed write the newest.
-  void trim_tail() {
-    while (!tail.empty() && tail.back().off >= st->end()) {
-      tail_bytes -= tail.back().cost();
-      tail.pop_back();
-    }
-    while (!tail.empty() && tail.front().off < st->begin()) {
-      tail_bytes -= tail.front().cost();
-      tail.pop_front();
-    }
-  }
-
-  // Visits the records [from, limit) in order, at most max of them: from the tail cache
-  // where it has them (visit gets the entry too), from the store before that (visit gets
-  // nullptr). Returns the offset after the last record visited or skipped, like read().
-  template <typename Visit>
-  result<offset> visit_range(offset from, offset limit, std::size_t max, Visit&& visit) {
-    if (!tail.empty() && from >= tail.front().off && from < limit) {
-      std::size_t i = static_cast<std::size_t>(from.value - tail.front().off.value);
-      if (i < tail.size()) {
-        offset next = from;
-        for (std::size_t n = 0; i < tail.size() && next < limit && n < max; ++i, ++n) {
-          tail_entry& e = tail[i];
-          next = e.off.next();
-          if (!visit(e.view(), &e)) break;
-        }
-        return next;
-      }
-    }
-    if (!tail.empty() && from < tail.front().off) limit = std::min(limit, tail.front().off);
-    return st->read(from, limit, max, [&](const store::record_view& v) { return visit(v, nullptr); });
   }
 
   void request_sync(millis now) {
@@ -922,7 +835,6 @@ struct broker::impl {
     const offset kept = st->end();
     if (kept >= before) return;
     dedup.erase_from(kept);
-    trim_tail();  // the cache must not serve the dropped records
     std::size_t refused = 0;
     std::deque<pending_ack> keep;
     for (auto& a : acks) {
@@ -970,10 +882,9 @@ struct broker::impl {
     if (d <= last_durable) return;
     offset from = last_durable;
     last_durable = d;
-    trim_tail();
     while (from < d) {
-      auto r = visit_range(from, d, 4096, [&](const store::record_view& v, tail_entry* e) {
-        on_new_record(v, e);
+      auto r = st->read(from, d, 4096, [&](const store::record_view& v) {
+        on_new_record(v);
         return true;
       });
       if (!r || r.value() <= from) {
@@ -998,9 +909,9 @@ struct broker::impl {
     return c;
   }
 
-  // A durable record (and its tail cache entry, if it has one): mirror it and deliver it
-  // to the live subscriptions whose pattern it matches.
-  void on_new_record(const store::record_view& stored, tail_entry* cached) {
+  // A durable record: mirror it and deliver it to the live subscriptions whose pattern
+  // it matches.
+  void on_new_record(const store::record_view& stored) {
     const store::record_view v = aligned(stored);
     bool mirror_ok = !opts.acl || schema::GetEnvelope(v.envelope.data())->classification() ==
                                       schema::Classification::public_;
@@ -1008,13 +919,7 @@ struct broker::impl {
       try {
         auto r1 = mirror->send(zmq::buffer(v.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
         if (r1) {
-          if (cached != nullptr) {
-            zmq::message_t m;
-            m.copy(cached->envelope);
-            mirror->send(m, zmq::send_flags::dontwait);
-          } else {
-            mirror->send(zmq::buffer(v.envelope.data(), v.envelope.size()), zmq::send_flags::dontwait);
-          }
+          mirror->send(zmq::buffer(v.envelope.data(), v.envelope.size()), zmq::send_flags::dontwait);
           counters.mirror_sent++;
         } else {
           counters.mirror_dropped++;
@@ -1037,7 +942,7 @@ struct broker::impl {
         counters.credit_stalls++;
         continue;
       }
-      if (!send_evt(s, v, cached)) {
+      if (!send_evt(s, v)) {
         s.live = false;
         s.cursor = v.off;
       }
@@ -1051,14 +956,12 @@ struct broker::impl {
     }
   }
 
-  bool send_evt(subscription& s, const store::record_view& v, tail_entry* cached) {
+  bool send_evt(subscription& s, const store::record_view& v) {
     std::string identity = s.identity;  // s may be removed if the client is gone
     const std::string_view env(reinterpret_cast<const char*>(v.envelope.data()), v.envelope.size());
     const std::string_view sig(reinterpret_cast<const char*>(v.signature.data()), v.signature.size());
     // A stored signature goes with the event as a fifth frame (docs/protocol.md).
-    bool ok = cached != nullptr
-                  ? send_evt_shared(identity, s.sub_id, v, cached->envelope)
-              : v.signature.empty()
+    bool ok = v.signature.empty()
                   ? send_to(identity, wire::rep_evt, wire::u64_frame(s.sub_id), wire::u64_frame(v.off.value),
                             std::string_view(v.topic), env)
                   : send_to(identity, wire::rep_evt, wire::u64_frame(s.sub_id), wire::u64_frame(v.off.value),
@@ -1071,37 +974,8 @@ struct broker::impl {
     return true;
   }
 
-  // An EVT whose envelope frame shares the tail entry's buffer (zmq_msg_copy: a reference,
-  // not a copy). Returns and drops like send_parts.
-  bool send_evt_shared(const std::string& identity, std::uint64_t sub_id, const store::record_view& v,
-                       zmq::message_t& envelope) {
-    const auto more = zmq::send_flags::dontwait | zmq::send_flags::sndmore;
-    try {
-      // Only the first frame can fail: ZeroMQ sends multipart messages atomically.
-      if (!router.send(zmq::buffer(identity), more)) return false;
-      router.send(zmq::buffer(wire::rep_evt), more);
-      router.send(zmq::buffer(wire::u64_frame(sub_id)), more);
-      router.send(zmq::buffer(wire::u64_frame(v.off.value)), more);
-      router.send(zmq::buffer(v.topic), more);
-      zmq::message_t m;
-      m.copy(envelope);
-      if (v.signature.empty()) {
-        router.send(m, zmq::send_flags::dontwait);
-      } else {
-        router.send(m, more);
-        router.send(zmq::buffer(v.signature.data(), v.signature.size()), zmq::send_flags::dontwait);
-      }
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EHOSTUNREACH) throw;
-      gone.push_back(identity);
-    }
-    return true;
-  }
-
-  // Subscriptions behind the live edge read from the store (or the tail cache) while
-  // they have credit.
+  // Subscriptions behind the live edge read from the store while they have credit.
   void serve_lagging() {
-    trim_tail();
     std::vector<std::uint64_t> handles;
     for (auto& [h, s] : subs)
       if (!s.live) handles.push_back(h);
@@ -1117,8 +991,7 @@ struct broker::impl {
       if (s.credit == 0) continue;
       bool blocked = false;
       offset cursor = s.cursor;
-      auto r = visit_range(s.cursor, last_durable, opts.delivery_burst, [&](const store::record_view& stored,
-                                                                             tail_entry* cached) {
+      auto r = st->read(s.cursor, last_durable, opts.delivery_burst, [&](const store::record_view& stored) {
         if (!topic::matches(s.pattern, stored.topic)) {
           cursor = stored.off.next();
           return true;
@@ -1128,7 +1001,7 @@ struct broker::impl {
           cursor = v.off.next();
           return true;
         }
-        if (!send_evt(s, v, cached)) {
+        if (!send_evt(s, v)) {
           blocked = true;
           return false;
         }

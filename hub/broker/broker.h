@@ -37,10 +37,6 @@ struct broker_options {
   std::size_t max_envelope_bytes = 1 << 20;
   std::size_t max_batch = 1024;           // client messages handled per loop turn
   std::size_t delivery_burst = 512;       // events sent to one lagging subscription per turn
-  // The newest events kept in memory after their append (envelope, topic, signature):
-  // live delivery, the mirror and subscribers close behind the tail are served from
-  // there, one envelope buffer shared by every EVT, instead of reading the log back.
-  std::size_t tail_cache_bytes = 16u << 20;
   millis retention_interval_ms = 10'000;  // how often retention runs
   // Security: with an ACL, the client socket requires CURVE (curve_secret_key, Z85) and
   // a ZAP handler admits only the ACL's public keys; every PUB, SUB and delivery is

@@ -293,9 +293,6 @@ class jetstream_store final : public store::store {
     return ticket.value < std::max(issued_, stream_end_) && tokens_.count(ticket.value) == 0;
   }
 
-  // Other hubs append to the same stream: a ticket is not the offset its event gets.
-  bool tickets_are_offsets() const override { return false; }
-
   offset stored_offset(offset ticket) const override {
     std::lock_guard lk(mu_);
     auto it = stored_.find(ticket.value);

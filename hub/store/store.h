@@ -101,9 +101,6 @@ class store {
   // log keeps both defaults: the ticket is the offset. Loop thread.
   [[nodiscard]] virtual bool is_durable(offset ticket) const { return ticket < durable_end(); }
   [[nodiscard]] virtual offset stored_offset(offset ticket) const { return ticket; }
-  // True when the ticket is the offset (the defaults above): the broker may then serve
-  // the records it has just appended from its own memory instead of reading them back.
-  [[nodiscard]] virtual bool tickets_are_offsets() const { return true; }
 
   // First retained offset (grows with retention) and the next offset to assign.
   [[nodiscard]] virtual offset begin() const = 0;

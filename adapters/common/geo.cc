@@ -291,31 +291,40 @@ bool pcode_table::covers(std::string_view country) const {
   return country_rows_.count(upper(country)) > 0;
 }
 
-std::optional<std::filesystem::path> default_pcode_file() {
-  std::error_code ec;
-  if (const char* env = std::getenv("HUB_PCODES"); env && *env) {
-    std::filesystem::path p(env);
-    if (std::filesystem::exists(p, ec)) return p;
-  }
-#ifdef HUB_DEFAULT_PCODES
-  std::filesystem::path p(HUB_DEFAULT_PCODES);
-  if (std::filesystem::exists(p, ec)) return p;
-#endif
-  return std::nullopt;
-}
+namespace {
 
-std::optional<std::filesystem::path> default_centroid_file() {
+// The file named by the environment variable (unless it says "none"), else the one built
+// in, when it exists.
+std::optional<std::filesystem::path> data_file(const char* env_name, const char* built_in) {
   std::error_code ec;
-  if (const char* env = std::getenv("HUB_CENTROIDS"); env && *env) {
+  if (const char* env = std::getenv(env_name); env && *env) {
     if (std::string_view(env) == "none") return std::nullopt;
     std::filesystem::path p(env);
     if (std::filesystem::exists(p, ec)) return p;
   }
-#ifdef HUB_DEFAULT_CENTROIDS
-  std::filesystem::path p(HUB_DEFAULT_CENTROIDS);
-  if (std::filesystem::exists(p, ec)) return p;
-#endif
+  if (built_in != nullptr && *built_in) {
+    std::filesystem::path p(built_in);
+    if (std::filesystem::exists(p, ec)) return p;
+  }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::filesystem::path> default_pcode_file() {
+#ifdef HUB_DEFAULT_PCODES
+  return data_file("HUB_PCODES", HUB_DEFAULT_PCODES);
+#else
+  return data_file("HUB_PCODES", nullptr);
+#endif
+}
+
+std::optional<std::filesystem::path> default_centroid_file() {
+#ifdef HUB_DEFAULT_CENTROIDS
+  return data_file("HUB_CENTROIDS", HUB_DEFAULT_CENTROIDS);
+#else
+  return data_file("HUB_CENTROIDS", nullptr);
+#endif
 }
 
 }  // namespace hub::adapters

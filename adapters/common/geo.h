@@ -108,7 +108,7 @@ class pcode_table {
 };
 
 // The default table shipped with the project (fixtures/reference), or the file named by
-// the HUB_PCODES environment variable. nullopt when neither exists.
+// the HUB_PCODES environment variable (HUB_PCODES=none: no table). nullopt when none.
 [[nodiscard]] std::optional<std::filesystem::path> default_pcode_file();
 
 // The centroid table added to the default P-code table: the file named by HUB_CENTROIDS,

@@ -337,29 +337,29 @@ money_by_currency transaction_totals(const activity& a, std::initializer_list<st
   return out;
 }
 
-std::vector<std::string> sdg_targets_of(const activity& a) {
+namespace {
+
+// The codes of the sectors and tags in the given IATI vocabularies, each once, in order.
+std::vector<std::string> codes_in(const activity& a, std::string_view sector_vocabulary,
+                                  std::string_view tag_vocabulary) {
   std::vector<std::string> out;
   auto add = [&](const std::string& code) {
     if (!code.empty() && std::find(out.begin(), out.end(), code) == out.end()) out.push_back(code);
   };
   for (const auto& s : a.sectors)
-    if (s.vocabulary == "8") add(s.code);
+    if (s.vocabulary == sector_vocabulary) add(s.code);
   for (const auto& t : a.tags)
-    if (t.vocabulary == "3") add(t.code);
+    if (t.vocabulary == tag_vocabulary) add(t.code);
   return out;
 }
 
-std::vector<std::string> sdg_goals_of(const activity& a) {
-  std::vector<std::string> out;
-  auto add = [&](const std::string& code) {
-    if (!code.empty() && std::find(out.begin(), out.end(), code) == out.end()) out.push_back(code);
-  };
-  for (const auto& s : a.sectors)
-    if (s.vocabulary == "7") add(s.code);
-  for (const auto& t : a.tags)
-    if (t.vocabulary == "2") add(t.code);
-  return out;
-}
+}  // namespace
+
+// SDG targets: sector vocabulary 8, tag vocabulary 3.
+std::vector<std::string> sdg_targets_of(const activity& a) { return codes_in(a, "8", "3"); }
+
+// SDG goals: sector vocabulary 7, tag vocabulary 2.
+std::vector<std::string> sdg_goals_of(const activity& a) { return codes_in(a, "7", "2"); }
 
 schema::ActivityStatus status_of(std::string_view code) {
   if (code.size() == 1 && code[0] >= '1' && code[0] <= '6')

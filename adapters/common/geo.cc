@@ -107,15 +107,32 @@ std::optional<std::string> country_from_text(std::string_view text) {
   return std::nullopt;
 }
 
-result<pcode_table> pcode_table::load(const std::filesystem::path& file) {
+namespace {
+
+// A CSV table of the adapters' reference data, open, with its header row read; an empty
+// file is an error naming `what`.
+struct open_table {
+  std::unique_ptr<csv_reader> reader;
+  csv_row header;
+};
+result<open_table> open_with_header(const std::filesystem::path& file, const char* what) {
   auto r = csv_reader::open(file, {});
   if (!r) return r.error();
-  auto& reader = **r;
-  auto header = reader.next();
+  auto header = (*r)->next();
   if (!header) {
-    if (!reader.error().is_ok()) return reader.error();
-    return status::config_error(file.string() + ": empty P-code table");
+    if (!(*r)->error().is_ok()) return (*r)->error();
+    return status::config_error(file.string() + ": empty " + what);
   }
+  return open_table{std::move(*r), std::move(*header)};
+}
+
+}  // namespace
+
+result<pcode_table> pcode_table::load(const std::filesystem::path& file) {
+  auto opened = open_with_header(file, "P-code table");
+  if (!opened) return opened.error();
+  auto& reader = *opened->reader;
+  const csv_row* header = &opened->header;
   int c_loc = -1, c_level = -1, c_code = -1, c_name = -1, c_parent = -1, c_lat = -1, c_lon = -1;
   for (std::size_t i = 0; i < header->fields.size(); ++i) {
     auto k = name_key(header->fields[i]);
@@ -249,14 +266,10 @@ admin_area pcode_table::resolve(std::string_view country, std::uint8_t level, st
 }
 
 result<std::size_t> pcode_table::add_centroids(const std::filesystem::path& file) {
-  auto r = csv_reader::open(file, {});
-  if (!r) return r.error();
-  auto& reader = **r;
-  auto header = reader.next();
-  if (!header) {
-    if (!reader.error().is_ok()) return reader.error();
-    return status::config_error(file.string() + ": empty centroid table");
-  }
+  auto opened = open_with_header(file, "centroid table");
+  if (!opened) return opened.error();
+  auto& reader = *opened->reader;
+  const csv_row* header = &opened->header;
   int c_code = -1, c_lat = -1, c_lon = -1;
   for (std::size_t i = 0; i < header->fields.size(); ++i) {
     auto k = name_key(header->fields[i]);

@@ -12,10 +12,10 @@
 #include <map>
 #include <thread>
 
-#include "hub/broker/broker.h"
 #include "hub/log/log.h"
 #include "schemas/wire.h"
 #include "tests/support/envelopes.h"
+#include "tests/support/running_broker.h"
 #include "tests/support/temp_dir.h"
 
 namespace {
@@ -23,30 +23,19 @@ namespace {
 namespace wire = hub::wire;
 using namespace std::chrono_literals;
 
-// A broker on an embedded log in a fresh directory, its loop on a thread, stopped at
-// scope end.
+// A broker on an embedded log with small segments in a fresh directory.
 struct running_hub {
   hub::test::temp_dir dir{"broker-delivery"};
-  std::unique_ptr<hub::broker::broker> b;
-  std::thread loop;
+  std::unique_ptr<hub::test::running_broker> b;
   explicit running_hub(hub::log::fsync_policy fsync) {
     hub::log::log_options lo;
     lo.fsync = fsync;
     lo.segment_bytes = 64 << 10;  // several segments, so reads cross segment ends
     auto st = hub::log::open_log(dir / "data", lo);
     if (!st) FAIL("cannot open the log: " << st.error().message());
-    hub::broker::broker_options bo;
-    bo.endpoint = "tcp://127.0.0.1:*";
-    bo.mirror_endpoint = "";
+    auto bo = hub::test::loopback_options();
     bo.delivery_burst = 16;  // lagging subscriptions advance in small steps
-    b = std::make_unique<hub::broker::broker>(bo, std::move(st.value()));
-    hub::status s = b->bind();
-    if (!s) FAIL("cannot bind: " << s.message());
-    loop = std::thread([this] { b->run(); });
-  }
-  ~running_hub() {
-    b->stop();
-    loop.join();
+    b = std::make_unique<hub::test::running_broker>(bo, std::move(st.value()));
   }
 };
 

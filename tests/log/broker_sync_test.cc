@@ -11,10 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/sdk/sdk.h"
-#include "hub/broker/broker.h"
 #include "tests/log/log_test_support.h"
 #include "tests/support/envelopes.h"
 #include "tests/support/hubd_process.h"
+#include "tests/support/running_broker.h"
 #include "tests/support/temp_dir.h"
 
 using namespace std::chrono_literals;
@@ -22,27 +22,16 @@ using namespace hub::log::test;
 
 namespace {
 
-// A broker running its loop on a thread of this process until the object goes away.
-class running_broker {
+// A real broker on the given store; status() asks it over the protocol (the loop thread
+// owns the store).
+class running_broker : public hub::test::running_broker {
  public:
-  explicit running_broker(std::unique_ptr<hub::store::store> st) : broker_(options(), std::move(st)) {
-    auto s = broker_.bind();
-    if (!s) throw std::runtime_error(s.message());
-    loop_ = std::thread([this] { broker_.run(); });
-  }
-  ~running_broker() {
-    broker_.stop();
-    loop_.join();
-  }
-  running_broker(const running_broker&) = delete;
-  running_broker& operator=(const running_broker&) = delete;
+  explicit running_broker(std::unique_ptr<hub::store::store> st)
+      : hub::test::running_broker(options(), std::move(st)) {}
 
-  [[nodiscard]] const std::string& endpoint() const { return broker_.endpoint(); }
-
-  // The status document, asked over the protocol (the loop thread owns the store).
   [[nodiscard]] nlohmann::json status() const {
     hub::sdk::connection_options c;
-    c.endpoints = {broker_.endpoint()};
+    c.endpoints = {endpoint()};
     c.client_name = "broker-sync-test-status";
     auto text = hub::sdk::fetch_status(c, 3s);
     return text ? nlohmann::json::parse(*text) : nlohmann::json::object();
@@ -50,14 +39,10 @@ class running_broker {
 
  private:
   static hub::broker::broker_options options() {
-    hub::broker::broker_options o;
+    auto o = hub::test::loopback_options();
     o.store_kind = "embedded";
-    o.endpoint = "tcp://127.0.0.1:*";
-    o.mirror_endpoint.clear();
     return o;
   }
-  hub::broker::broker broker_;
-  std::thread loop_;
 };
 
 // Opens the gate on the way out, so that a failing check cannot leave the broker's sync

@@ -20,13 +20,20 @@ std::uint64_t fold_mul(std::uint64_t a, std::uint64_t b) {
   return static_cast<std::uint64_t>(p) ^ static_cast<std::uint64_t>(p >> 64);
 }
 
+constexpr std::size_t huge_page = std::size_t{2} << 20;
+#ifdef MADV_POPULATE_WRITE
+constexpr int populate_write = MADV_POPULATE_WRITE;
+#else
+constexpr int populate_write = 23;  // Linux 5.14; older kernels refuse it with EINVAL
+#endif
+
 }  // namespace
 
 void dedup_window::unmap::operator()(entry* p) const { ::munmap(p, bytes); }
 
 dedup_window::dedup_window(std::size_t capacity)
     : capacity_(capacity == 0 ? 1 : capacity), max_slots_(std::bit_ceil(capacity_ * 2)) {
-  allocate(std::min<std::size_t>(max_slots_, 4096));
+  allocate(std::min<std::size_t>(max_slots_, initial_slots));
   if (sodium_init() < 0) {
     seed_[0] = 0x9e3779b97f4a7c15ull;  // randombytes is unavailable; still a good spread
     seed_[1] = 0xc2b2ae3d27d4eb4full;
@@ -36,13 +43,23 @@ dedup_window::dedup_window(std::size_t capacity)
 }
 
 void dedup_window::allocate(std::size_t slots) {
-  // Zero pages, committed by the kernel as ids land on them. (Transparent huge pages
-  // were tried: 5-10 % faster lookups, but every page resident from the first ids on.)
+  // Every PUB probes a random slot, so once the table holds a few ids per page every
+  // page is in use: it is committed whole when it is made (MADV_POPULATE_WRITE), in huge
+  // pages where the kernel allows. Touching fresh zero pages one lookup at a time cost
+  // two faults a page (a read maps the zero page, the write copies it) on the loop
+  // thread, and 4 KiB pages a TLB miss on most probes (docs/benchmarks.md). The table
+  // still grows with the ids seen, never past twice the ids held.
   const std::size_t bytes = slots * sizeof(entry);
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   slots_ = std::unique_ptr<entry[], unmap>(static_cast<entry*>(p), unmap{bytes});
   mask_ = slots - 1;
+  if (bytes >= huge_page) ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint: refused is fine
+  if (::madvise(p, bytes, populate_write) != 0) {
+    // Kernels before 5.14: touch each page once, so that lookups do not fault.
+    auto* b = static_cast<volatile char*>(p);
+    for (std::size_t i = 0; i < bytes; i += 4096) b[i] = 0;
+  }
 }
 
 void dedup_window::grow() {

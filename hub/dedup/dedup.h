@@ -5,9 +5,10 @@
 // miss: one flat, open-addressed array (linear probing, at most half full, so a miss
 // reads about two slots of one cache line), no node per id and no allocation per event.
 // Memory: 24 bytes per slot plus a ring of the N newest ids in insertion order (24 bytes
-// each), which says which id to forget when the window is full. The table starts small
-// and doubles as ids arrive, up to 2N..4N slots, so a hub's memory grows with the ids it
-// has seen, not with the window it may fill one day.
+// each), which says which id to forget when the window is full. The table starts at
+// 64 Ki slots and doubles as ids arrive, up to 2N..4N slots, so a hub's memory grows
+// with the ids it has seen, not with the window it may fill one day. Each table is
+// committed whole when made (huge pages where allowed), so lookups never fault.
 // Clients choose ids, so the slot of an id comes from a hash keyed with a random seed per
 // process: nobody can prepare ids that pile up in one run of slots.
 #pragma once
@@ -40,7 +41,7 @@ class dedup_window {
 
  private:
   // An id and its offset + 1; 0 marks a free slot, so that fresh zero pages from the
-  // kernel are an empty table and memory is committed only as ids arrive.
+  // kernel are an empty table.
   struct entry {
     std::uint64_t hi = 0, lo = 0, off1 = 0;
   };
@@ -54,6 +55,10 @@ class dedup_window {
   [[nodiscard]] std::size_t home(std::uint64_t hi, std::uint64_t lo) const;
   [[nodiscard]] std::size_t slot_of(std::uint64_t hi, std::uint64_t lo) const;  // the id's slot or a free one
   void erase_slot(std::size_t i);
+
+  // 1.5 MiB: a hub that has just started does not rehash on the loop thread every few
+  // thousand events.
+  static constexpr std::size_t initial_slots = std::size_t{1} << 16;
 
   std::size_t capacity_;
   std::size_t mask_ = 0;      // slots - 1 (slots is a power of two)

@@ -12,7 +12,9 @@
 // Every receiver counts the events of this run it really got (by id); fewer than
 // expected is reported, never hidden.
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -353,6 +355,11 @@ int main(int argc, char** argv) {
     r.seconds = static_cast<double>(last - t0) / 1e9;
   }
   if (r.delivered < r.expected && r.note.empty()) r.note = "timed out or lost events";
+  // To see when the slow events came: one latency in ns per line, in arrival order.
+  if (const char* dump = std::getenv("HUB_BENCH_LATENCY_DUMP"); dump != nullptr && latency) {
+    std::ofstream out(dump);
+    for (auto ns : r.latency.samples()) out << ns << "\n";
+  }
   r.print();
 
   if (mode == "publish" && replay) {

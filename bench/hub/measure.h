@@ -37,6 +37,8 @@ class latency_recorder {
   void add(std::int64_t ns) { samples_.push_back(ns); }
   void merge(const latency_recorder& o) { samples_.insert(samples_.end(), o.samples_.begin(), o.samples_.end()); }
   [[nodiscard]] std::size_t size() const { return samples_.size(); }
+  // The samples in the order they were added (until a quantile sorts them).
+  [[nodiscard]] const std::vector<std::int64_t>& samples() const { return samples_; }
   // The q-quantile (0..1) in microseconds; 0 when empty. Sorts on first call.
   [[nodiscard]] double quantile_us(double q) {
     if (samples_.empty()) return 0;

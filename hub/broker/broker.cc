@@ -99,6 +99,24 @@ struct broker::impl {
     std::vector<std::uint8_t> signature;  // the verified Ed25519 signature, stored with the event
   };
 
+  // A record this broker appended and has not yet handed to advance_durable(): while
+  // it waits to become durable (one sync under "fsync batch", none otherwise) its bytes
+  // stay here, so that it is mirrored and delivered from memory instead of being read
+  // back from the store. Only for a store that is its log's sole writer.
+  struct appended_record {
+    offset off;
+    millis log_time = 0;
+    schema::Id128 id;
+    std::string topic;
+    zmq::message_t envelope;
+    std::vector<std::uint8_t> own;
+    std::vector<std::uint8_t> signature;
+    [[nodiscard]] store::record_view view() const {
+      return {off, log_time, id, topic,
+              own.empty() ? bytes(envelope) : std::span<const std::uint8_t>(own), signature};
+    }
+  };
+
   struct pending_ack {
     std::string identity;
     std::uint64_t seq;
@@ -136,6 +154,7 @@ struct broker::impl {
   std::vector<deferred_pub> deferred;    // this turn's PUBs waiting for signature checks
   std::unique_ptr<work_pool> verifiers;  // made when a turn first has two signatures to check
   std::deque<pending_ack> acks;
+  std::deque<appended_record> appended;  // offsets ascending, all >= last_durable
   std::vector<std::vector<std::uint8_t>> internal_out;  // hub-published events for the next turn
   offset last_durable;
   millis started_at = now_millis();
@@ -791,10 +810,14 @@ struct broker::impl {
       batch.clear();
       return;
     }
+    const bool keep = st->sole_writer();
     for (auto& p : batch) {
       counters.events_in++;
       counters.bytes_in += p.own.empty() ? p.envelope.size() : p.own.size();
       if (!p.identity.empty()) acks.push_back({p.identity, p.seq, p.off, false, turn_started});
+      if (keep)
+        appended.push_back({p.off, now, p.id, std::move(p.topic), std::move(p.envelope), std::move(p.own),
+                            std::move(p.signature)});
     }
     batch.clear();
   }
@@ -835,6 +858,7 @@ struct broker::impl {
     const offset kept = st->end();
     if (kept >= before) return;
     dedup.erase_from(kept);
+    while (!appended.empty() && appended.back().off >= kept) appended.pop_back();
     std::size_t refused = 0;
     std::deque<pending_ack> keep;
     for (auto& a : acks) {
@@ -883,7 +907,16 @@ struct broker::impl {
     offset from = last_durable;
     last_durable = d;
     while (from < d) {
-      auto r = st->read(from, d, 4096, [&](const store::record_view& v) {
+      while (!appended.empty() && appended.front().off < from) appended.pop_front();  // not expected
+      if (!appended.empty() && appended.front().off == from) {
+        on_new_record(appended.front().view());
+        appended.pop_front();
+        from = from.next();
+        continue;
+      }
+      // Not appended by this broker in this run (written before a restart): read back.
+      const offset upto = appended.empty() ? d : std::min(d, appended.front().off);
+      auto r = st->read(from, upto, 4096, [&](const store::record_view& v) {
         on_new_record(v);
         return true;
       });

@@ -275,6 +275,7 @@ class jetstream_store final : public store::store {
   }
 
   bool needs_sync() const override { return true; }
+  bool sole_writer() const override { return false; }  // other hubs append to the stream too
 
   offset durable_end() const override {
     std::lock_guard lk(mu_);

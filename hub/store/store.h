@@ -101,6 +101,10 @@ class store {
   // log keeps both defaults: the ticket is the offset. Loop thread.
   [[nodiscard]] virtual bool is_durable(offset ticket) const { return ticket < durable_end(); }
   [[nodiscard]] virtual offset stored_offset(offset ticket) const { return ticket; }
+  // True when the records from end() on are exactly the ones this process appends, in
+  // order and numbered as appended, so that the broker may deliver what it appended
+  // from its own memory instead of reading it back. False for a shared store.
+  [[nodiscard]] virtual bool sole_writer() const { return true; }
 
   // First retained offset (grows with retention) and the next offset to assign.
   [[nodiscard]] virtual offset begin() const = 0;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -1007,42 +1008,77 @@ struct broker::impl {
     return true;
   }
 
-  // Subscriptions behind the live edge read from the store while they have credit.
+  // Subscriptions behind the live edge read from the store while they have credit, each
+  // at most delivery_burst records per turn. Those whose cursors lie within a burst of
+  // each other (subscribers of one stream that fell behind together) share one pass
+  // over the store: a record is read and checked once and sent to each of them.
+  struct lagging_reader {
+    subscription* s;
+    offset stop;           // examines records below this offset this turn
+    bool done = false;     // blocked, out of credit, or its burst is used up
+    bool blocked = false;  // its pipe is full
+  };
+  std::vector<lagging_reader> lagging;
+
   void serve_lagging() {
-    std::vector<std::uint64_t> handles;
-    for (auto& [h, s] : subs)
-      if (!s.live) handles.push_back(h);
-    for (auto h : handles) {
-      auto it = subs.find(h);
-      if (it == subs.end()) continue;
-      auto& s = it->second;
+    lagging.clear();
+    for (auto& [h, s] : subs) {
+      if (s.live) continue;
       if (s.cursor < st->begin()) s.cursor = st->begin();  // retention overtook it
       if (s.cursor >= last_durable) {
         if (s.cursor == last_durable) s.live = true;
         continue;
       }
       if (s.credit == 0) continue;
-      bool blocked = false;
-      offset cursor = s.cursor;
-      auto r = st->read(s.cursor, last_durable, opts.delivery_burst, [&](const store::record_view& stored) {
-        if (!topic::matches(s.pattern, stored.topic)) {
-          cursor = stored.off.next();
-          return true;
+      lagging.push_back({&s, offset{std::min(last_durable.value, s.cursor.value + opts.delivery_burst)}});
+    }
+    std::sort(lagging.begin(), lagging.end(),
+              [](const lagging_reader& a, const lagging_reader& b) { return a.s->cursor < b.s->cursor; });
+    for (std::size_t i = 0; i < lagging.size();) {
+      std::size_t j = i + 1;
+      while (j < lagging.size() && lagging[j].s->cursor < lagging[i].stop) ++j;
+      serve_group(std::span<lagging_reader>(lagging.data() + i, j - i));
+      i = j;
+    }
+  }
+
+  // One pass over the store for readers sorted by cursor, the first one's burst
+  // covering every other's cursor.
+  void serve_group(std::span<lagging_reader> group) {
+    const offset from = group.front().s->cursor;
+    offset upto = from;
+    for (auto& g : group) upto = std::max(upto, g.stop);
+    std::size_t active = group.size();
+    auto r = st->read(from, upto, upto.value - from.value, [&](const store::record_view& stored) {
+      std::optional<store::record_view> v;  // aligned on first use
+      for (auto& g : group) {
+        subscription& s = *g.s;
+        if (g.done || stored.off < s.cursor) continue;
+        if (stored.off >= g.stop) {
+          g.done = true;
+          --active;
+          continue;
         }
-        const store::record_view v = aligned(stored);
-        if (!may_deliver(s, v)) {
-          cursor = v.off.next();
-          return true;
+        if (topic::matches(s.pattern, stored.topic)) {
+          if (!v) v = aligned(stored);
+          if (may_deliver(s, *v) && !send_evt(s, *v)) {
+            g.done = g.blocked = true;
+            --active;
+            continue;
+          }
         }
-        if (!send_evt(s, v)) {
-          blocked = true;
-          return false;
+        s.cursor = stored.off.next();
+        if (s.credit == 0) {
+          g.done = true;
+          --active;
         }
-        cursor = v.off.next();
-        return s.credit > 0;
-      });
-      if (r && !blocked && s.credit > 0) cursor = std::max(cursor, r.value());
-      s.cursor = cursor;
+      }
+      return active > 0;
+    });
+    for (auto& g : group) {
+      subscription& s = *g.s;
+      // Corrupt records the store skipped count as passed for a reader that went on.
+      if (r && !g.done && s.credit > 0 && r.value() > s.cursor) s.cursor = std::min(r.value(), g.stop);
       if (s.cursor == last_durable) s.live = true;
     }
   }

@@ -66,8 +66,14 @@ void dedup_window::grow() {
   const std::size_t old_slots = mask_ + 1;
   auto old = std::move(slots_);
   allocate(old_slots * 2);
-  for (std::size_t j = 0; j < old_slots; ++j)
+  // Every entry lands on a random slot of the new table: load the slot of the entry a
+  // few places ahead while this one is placed, so that the misses overlap.
+  constexpr std::size_t ahead = 8;
+  for (std::size_t j = 0; j < old_slots; ++j) {
+    if (j + ahead < old_slots && old[j + ahead].off1 != 0)
+      __builtin_prefetch(&slots_[home(old[j + ahead].hi, old[j + ahead].lo)], 1);
     if (old[j].off1 != 0) slots_[slot_of(old[j].hi, old[j].lo)] = old[j];
+  }
 }
 
 std::size_t dedup_window::home(std::uint64_t hi, std::uint64_t lo) const {

@@ -31,6 +31,8 @@ class dedup_window {
   // Remembers id at off (a known id takes the new offset), forgetting the oldest id
   // when the window is full.
   void insert(const schema::Id128& id, offset off);
+  // Starts loading the cache line find(id) will read first.
+  void prefetch(const schema::Id128& id) const { __builtin_prefetch(&slots_[home(id.hi(), id.lo())]); }
   // Forgets id (used when an append failed after the id was reserved).
   void erase(const schema::Id128& id);
   // Forgets every id stored at offset `from` or later (records the store dropped after

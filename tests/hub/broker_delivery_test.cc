@@ -53,11 +53,12 @@ std::vector<zmq::message_t> recv_reply(zmq::socket_t& s) {
   return parts;
 }
 
-void subscribe(zmq::socket_t& s, std::uint64_t credit) {
-  const std::string sub_id = wire::u64_frame(1), pattern = ">", arg = wire::u64_frame(0), durable,
+void subscribe(zmq::socket_t& s, std::uint64_t credit, std::string_view start = wire::start_new,
+               std::uint64_t start_arg = 0, const std::string& pattern = ">") {
+  const std::string sub_id = wire::u64_frame(1), arg = wire::u64_frame(start_arg), durable,
                     cr = wire::u64_frame(credit);
   std::array<zmq::const_buffer, 7> f = {zmq::buffer(wire::cmd_sub), zmq::buffer(sub_id),  zmq::buffer(pattern),
-                                        zmq::buffer(wire::start_new), zmq::buffer(arg), zmq::buffer(durable),
+                                        zmq::buffer(start),           zmq::buffer(arg),     zmq::buffer(durable),
                                         zmq::buffer(cr)};
   zmq::send_multipart(s, f);
   auto ok = recv_reply(s);
@@ -71,14 +72,17 @@ void grant(zmq::socket_t& s, std::uint64_t credit) {
   zmq::send_multipart(s, f);
 }
 
-// Publishes n envelopes, all in flight at once; returns their ids by offset.
-std::map<std::uint64_t, hub::schema::Id128> publish(zmq::socket_t& pub, std::uint64_t n, std::uint64_t tag) {
+// Publishes n envelopes, all in flight at once; returns their ids by offset. With
+// `every_third_caf`, every third one is about CAF instead of SSD (another topic).
+std::map<std::uint64_t, hub::schema::Id128> publish(zmq::socket_t& pub, std::uint64_t n, std::uint64_t tag,
+                                                    bool every_third_caf = false) {
   std::map<std::uint64_t, hub::schema::Id128> seq_to_id;
   for (std::uint64_t i = 1; i <= n; ++i) {
     hub::test::envelope_spec spec;
     spec.id_hi = tag;
     spec.id_lo = i;
     spec.pad_to = 300;
+    if (every_third_caf && i % 3 == 0) spec.country = "CAF";
     auto env = hub::test::make_envelope(spec);
     seq_to_id[i] = hub::test::envelope_id(env);
     const std::string seq = wire::u64_frame(i);
@@ -173,4 +177,75 @@ TEST_CASE("an ACK and a delivery never run ahead of the fsync, one PUB at a time
   auto got = receive(sub, 2000, 100000);
   CHECK(got.front().first == burst.begin()->first);
   CHECK(got.back().first == burst.rbegin()->first);
+}
+
+TEST_CASE("lagging subscribers at different offsets and on different topics each get their own events once and "
+          "in order",
+          "[broker][delivery]") {
+  // They read the log together where their cursors are close (one pass for several of
+  // them) and apart where they are not; each must still see exactly its events.
+  running_hub h(hub::log::fsync_policy::never);
+  zmq::context_t ctx;
+  auto pub = dealer(ctx, h.b->endpoint());
+  constexpr std::uint64_t n = 1200;
+  auto published = publish(pub, n, 0x1a66, true);
+  REQUIRE(published.size() == n);
+  const std::uint64_t first = published.begin()->first;
+
+  struct reader {
+    std::string_view start;
+    std::uint64_t start_arg;
+    std::string pattern;
+    std::uint64_t step;  // credit granted at a time
+    zmq::socket_t s;
+  };
+  std::vector<reader> readers;
+  readers.push_back({wire::start_earliest, 0, ">", 5, dealer(ctx, h.b->endpoint())});
+  readers.push_back({wire::start_earliest, 0, ">", 7, dealer(ctx, h.b->endpoint())});
+  readers.push_back({wire::start_offset, first + 10, ">", 5, dealer(ctx, h.b->endpoint())});
+  readers.push_back({wire::start_earliest, 0, "*.CAF.>", 3, dealer(ctx, h.b->endpoint())});
+  readers.push_back({wire::start_offset, first + 700, "*.SSD.>", 11, dealer(ctx, h.b->endpoint())});
+  for (auto& r : readers) subscribe(r.s, r.step, r.start, r.start_arg, r.pattern);
+
+  // What each should get: the offsets from its start whose topic matches its pattern.
+  auto expected = [&](const reader& r) {
+    std::vector<std::uint64_t> offs;
+    const std::uint64_t from = r.start == wire::start_offset ? r.start_arg : first;
+    for (const auto& [off, id] : published) {
+      const bool caf = id.lo() % 3 == 0;
+      if (off < from) continue;
+      if (r.pattern == "*.CAF.>" && !caf) continue;
+      if (r.pattern == "*.SSD.>" && caf) continue;
+      offs.push_back(off);
+    }
+    return offs;
+  };
+  // Interleaved: each reader takes a few events in turn, so that their cursors move
+  // together, drift apart and meet again while the hub serves them.
+  std::vector<std::vector<std::pair<std::uint64_t, hub::schema::Id128>>> got(readers.size());
+  std::vector<std::vector<std::uint64_t>> want;
+  for (auto& r : readers) want.push_back(expected(r));
+  bool more = true;
+  while (more) {
+    more = false;
+    for (std::size_t i = 0; i < readers.size(); ++i) {
+      if (got[i].size() >= want[i].size()) continue;
+      const std::size_t take = std::min<std::size_t>(readers[i].step, want[i].size() - got[i].size());
+      auto part = receive(readers[i].s, take, readers[i].step);
+      got[i].insert(got[i].end(), part.begin(), part.end());
+      more = more || got[i].size() < want[i].size();
+    }
+  }
+  for (std::size_t i = 0; i < readers.size(); ++i) {
+    INFO("reader " << i << " (" << readers[i].pattern << " from " << readers[i].start << ")");
+    REQUIRE(got[i].size() == want[i].size());
+    for (std::size_t k = 0; k < got[i].size(); ++k) {
+      REQUIRE(got[i][k].first == want[i][k]);
+      REQUIRE(got[i][k].second.lo() == published.at(want[i][k]).lo());
+    }
+    // Nothing more for it.
+    readers[i].s.set(zmq::sockopt::rcvtimeo, 100);
+    auto extra = recv_reply(readers[i].s);
+    CHECK((extra.empty() || extra[0].to_string() != "EVT"));
+  }
 }

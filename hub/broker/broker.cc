@@ -884,9 +884,11 @@ struct broker::impl {
                   "store_unavailable, for their publishers to resend", before.value - kept.value, kept.value, refused);
   }
 
-  // Acks, mirrors and delivers everything that became durable since the last turn.
+  // Mirrors, delivers and acks everything that became durable since the last turn. The
+  // events go out first: subscribers wait for them, and a publisher's ACK follows in the
+  // same turn (docs/protocol.md promises no order between the two).
   void advance_durable() {
-    offset d = st->durable_end();
+    deliver_durable(st->durable_end());
     // ACKs: one message per client, entries for every PUB now durable (including
     // resends of events stored long ago, even when nothing new became durable).
     const auto ack_time = std::chrono::steady_clock::now();
@@ -913,6 +915,9 @@ struct broker::impl {
       else
         reply(id, wire::rep_ack, entries, dups);
     }
+  }
+
+  void deliver_durable(offset d) {
     if (d <= last_durable) return;
     offset from = last_durable;
     last_durable = d;

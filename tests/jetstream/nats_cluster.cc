@@ -70,7 +70,14 @@ nats_cluster::nats_cluster(int n) {
       c << "  ]\n}\n";
     }
   }
-  start_all();
+  try {
+    start_all();
+  } catch (...) {
+    // A node that does not come up throws out of the constructor, so the destructor
+    // will not run: stop the nodes already started here, or they outlive the test.
+    for (int i = 0; i < n; ++i) stop(i);
+    throw;
+  }
 }
 
 nats_cluster::~nats_cluster() {

@@ -4,9 +4,10 @@
 // Data flow per loop turn: drain up to max_batch client messages; verify each PUB's
 // envelope, drop resends by id, append the batch to the store with one call; ask the
 // sync thread to make it durable when the store needs that (group commit); once
-// durable, ACK every PUB of the batch (one ACK message per client), mirror the events
-// and deliver them to live subscriptions through the topic trie; then serve lagging
-// subscriptions with credit from the store.
+// durable, mirror the events and deliver them to live subscriptions through the topic
+// trie (from the records kept since the append), then ACK every PUB of the batch (one
+// ACK message per client); then serve lagging subscriptions with credit from the
+// store, one pass for those whose cursors are close.
 //
 // Threading: construct, bind() and run() on one thread (the loop thread); stop() may be
 // called from any thread or a signal handler. No exception escapes run(): a client's

@@ -1029,8 +1029,7 @@ struct broker::impl {
   struct lagging_reader {
     subscription* s;
     offset stop;           // examines records below this offset this turn
-    bool done = false;     // blocked, out of credit, or its burst is used up
-    bool blocked = false;  // its pipe is full
+    bool done = false;  // its pipe is full, it is out of credit, or its burst is used up
   };
   std::vector<lagging_reader> lagging;
 
@@ -1076,7 +1075,7 @@ struct broker::impl {
         if (topic::matches(s.pattern, stored.topic)) {
           if (!v) v = aligned(stored);
           if (may_deliver(s, *v) && !send_evt(s, *v)) {
-            g.done = g.blocked = true;
+            g.done = true;
             --active;
             continue;
           }

@@ -251,6 +251,12 @@ struct broker::impl {
     }
   }
 
+  // The end of the log as far as this hub knows it: where a new subscription starts and
+  // how far an offset may reach. For a store shared by several hubs (JetStream), end()
+  // is only where this hub numbers its next batch and lags behind what the other hubs
+  // appended (it is refreshed at upkeep); durable_end() follows the stream's live tail.
+  [[nodiscard]] offset known_end() const { return std::max(st->end(), st->durable_end()); }
+
   // The dedup window survives restarts: refill it from the tail of the log.
   void rebuild_dedup() {
     offset end = st->end();
@@ -633,12 +639,12 @@ struct broker::impl {
       first = std::max(*committed, st->begin());
     } else {
       switch (cmd.start) {
-        case start_kind::new_only: first = st->end(); break;
+        case start_kind::new_only: first = known_end(); break;
         case start_kind::earliest: first = st->begin(); break;
         case start_kind::at_offset:
-          if (cmd.start_arg > st->end().value) {
+          if (cmd.start_arg > known_end().value) {
             err(identity, Reason::bad_start,
-                fmt::format("offset {} is beyond the end of the log ({})", cmd.start_arg, st->end().value), sub_id);
+                fmt::format("offset {} is beyond the end of the log ({})", cmd.start_arg, known_end().value), sub_id);
             return;
           }
           first = std::max(offset{cmd.start_arg}, st->begin());
@@ -1180,7 +1186,7 @@ struct broker::impl {
     json cons = json::array();
     for (auto& [name, off] : st->consumers())
       cons.push_back({{"name", name}, {"committed", off.value},
-                      {"lag", st->end().value > off.value ? st->end().value - off.value : 0}});
+                      {"lag", known_end().value > off.value ? known_end().value - off.value : 0}});
     j["consumers"] = cons;
     if (hooks.extra_status) {
       try {

@@ -80,6 +80,8 @@ class connection {
 
   // Waits up to `wait` for messages, handles them, then looks after liveness.
   void poll(std::chrono::milliseconds wait) {
+    // The owner did not call poll() for this long: no PING could go out meanwhile.
+    const auto unpolled = clock::now() - last_poll_;
     zmq::pollitem_t item{sock_->handle(), 0, ZMQ_POLLIN, 0};
     try {
       zmq::poll(&item, 1, wait);
@@ -98,7 +100,8 @@ class connection {
       if (!got) break;
       handle(msg);
     }
-    tick();
+    tick(unpolled);
+    last_poll_ = clock::now();
   }
 
   [[nodiscard]] bool alive() const {
@@ -131,11 +134,19 @@ class connection {
     send({wire::cmd_hello, wire::protocol_version, opts_.client_name});
   }
 
-  void rebuild() {
-    spdlog::warn("hub {} did not answer for {} ms; reconnecting", endpoint(), opts_.hub_timeout.count());
+  // A new session: on the next endpoint when the hub went silent, on the same one when
+  // the owner left the connection unpolled (the hub may have timed the session out,
+  // but nothing says it is down).
+  void rebuild(std::chrono::milliseconds unpolled) {
+    if (unpolled >= opts_.hub_timeout) {
+      spdlog::info("hub connection not polled for {} ms; starting a new session with {}", unpolled.count(),
+                   endpoint());
+    } else {
+      spdlog::warn("hub {} did not answer for {} ms; reconnecting", endpoint(), opts_.hub_timeout.count());
+      index_ = (index_ + 1) % opts_.endpoints.size();
+    }
     send({wire::cmd_bye});
     sock_->close();
-    index_ = (index_ + 1) % opts_.endpoints.size();
     ++reconnects_;
     open();
     if (on_reset) on_reset();
@@ -163,10 +174,10 @@ class connection {
     if (on_message) on_message(msg);
   }
 
-  void tick() {
+  void tick(clock::duration unpolled) {
     auto now = clock::now();
     if (now - last_rx_ > opts_.hub_timeout) {
-      rebuild();
+      rebuild(std::chrono::duration_cast<std::chrono::milliseconds>(unpolled));
       return;
     }
     if (now - last_rx_ >= opts_.heartbeat && now - last_ping_ >= opts_.heartbeat) {
@@ -184,6 +195,7 @@ class connection {
   bool fresh_ = true;
   clock::time_point last_rx_{};
   clock::time_point last_ping_{};
+  clock::time_point last_poll_ = clock::now();
   std::uint64_t reconnects_ = 0;
 };
 

@@ -1,5 +1,6 @@
 // Integration tests of the SDK against a real hubd on loopback.
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -386,6 +387,42 @@ TEST_CASE("a subscriber that loses its hub resumes after the last event it retur
   CHECK(rest.front().offset == head.back().offset + 1);
   for (std::size_t i = 0; i < rest.size(); ++i) CHECK(id_of(rest[i].bytes) == id_of(events[i + 5]));
   CHECK_FALSE(sub.next(300ms));
+}
+
+TEST_CASE("a subscriber its owner leaves unpolled until the hub forgets it resumes on the same hub",
+          "[sdk][failover]") {
+  hub::test::temp_dir dir("unpolled");
+  std::ofstream(dir.path() / "hubd.yaml") << "client_timeout_ms: 1000\n";
+  hub::test::hubd_process first({.config = dir.path() / "hubd.yaml"});
+  hub::test::hubd_process second;  // empty: the subscriber has no business there
+  std::vector<std::vector<std::uint8_t>> events;
+  for (int i = 0; i < 12; ++i) events.push_back(make_event(Entity::peacekeeping, "SSD", "U" + std::to_string(i)));
+  hub::sdk::publisher::options po;
+  po.connection = connect_to(first.endpoint());
+  hub::sdk::publisher pub(po);
+  auto publish = [&](std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i) REQUIRE(pub.publish(events[i]));
+    REQUIRE(pub.flush(10s));
+  };
+  publish(0, 5);
+
+  auto so = sub_options(first.endpoint(), ">", 4);
+  so.connection.endpoints.push_back(second.endpoint());
+  so.connection.heartbeat = 100ms;
+  so.connection.hub_timeout = 300ms;
+  hub::sdk::subscriber sub(so);
+  auto head = read_n(sub, 5);
+  REQUIRE(head.size() == 5);
+  // The owner stops calling next() until the hub has timed the session out.
+  // Nothing waits in its socket: it has read all there was.
+  REQUIRE(hub::test::wait_for([&] { return first.log().find("silent for longer") != std::string::npos; }, 15s));
+  publish(5, 12);
+
+  auto rest = read_n(sub, 7, 15s);
+  REQUIRE(rest.size() == 7);
+  CHECK(rest.front().offset == head.back().offset + 1);
+  for (std::size_t i = 0; i < rest.size(); ++i) CHECK(id_of(rest[i].bytes) == id_of(events[i + 5]));
+  CHECK(second.log().find("subscribed") == std::string::npos);
 }
 
 TEST_CASE("a subscriber starting at a time gets exactly the events appended at or after it", "[sdk][time]") {

@@ -1,4 +1,6 @@
 // hubctl tail and hubctl replay: events from the hub as JSON lines or a table.
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <iomanip>
 #include <iostream>
@@ -128,7 +130,11 @@ int run_replay(const context& ctx, const replay_options& o) {
     std::cerr << "hubctl replay: the hub's status has no store.end; cannot tell where the log ends\n";
     return exit_failed;
   }
-  std::uint64_t stop = status["store"]["end"].get<std::uint64_t>();  // next offset to be written
+  // The next offset to be written. A hub sharing a JetStream stream with others may know
+  // of later events (durable_end) than it has numbered itself (end).
+  std::uint64_t stop = status["store"]["end"].get<std::uint64_t>();
+  if (status["store"].contains("durable_end") && status["store"]["durable_end"].is_number_unsigned())
+    stop = std::max(stop, status["store"]["durable_end"].get<std::uint64_t>());
   if (!o.to.empty()) stop = std::min(stop, parse_start(o.to)->arg);
   auto start = *parse_start(o.from);
   if (stop == 0 || (start.what == hub::sdk::start_position::kind::at_offset && start.arg >= stop)) return exit_ok;
@@ -142,15 +148,21 @@ int run_replay(const context& ctx, const replay_options& o) {
   so.credit_window = 1024;
   catch_signals();
   hub::sdk::subscriber sub(so);
-  auto idle = *parse_duration(o.idle);
+  const auto idle = *parse_duration(o.idle);
+  auto quiet_until = std::chrono::steady_clock::now() + idle;
   if (o.table) print_table_header();
   while (interrupted == 0) {
-    auto e = sub.next(idle);
+    auto e = sub.next(std::min<std::chrono::milliseconds>(idle, std::chrono::milliseconds(100)));
     if (!e) {
+      // The hub placed the start at or past the end (a time after the newest event, or
+      // retention dropped everything before `--to`): there is nothing to print.
+      if (auto first = sub.first_offset(); first && *first >= stop) break;
+      if (std::chrono::steady_clock::now() < quiet_until) continue;
       std::cerr << "hubctl replay: no event for " << o.idle << " before the end of the log (offset " << stop
                 << ")" << (sub.last_error().empty() ? "" : ": " + sub.last_error()) << "\n";
       return exit_failed;
     }
+    quiet_until = std::chrono::steady_clock::now() + idle;
     if (e->offset >= stop) break;
     if (topic_matches(o.pattern, e->topic)) print_event(*e, o.table);
     if (e->offset + 1 >= stop) break;

@@ -34,6 +34,11 @@ std::string_view view(const zmq::message_t& m) { return {static_cast<const char*
 std::span<const std::uint8_t> bytes(const zmq::message_t& m) {
   return {static_cast<const std::uint8_t*>(m.data()), m.size()};
 }
+// An envelope is held either in the ZeroMQ message it came in, or, when that was
+// misaligned or the hub published it itself, in an owned copy.
+std::span<const std::uint8_t> envelope_bytes(const zmq::message_t& m, const std::vector<std::uint8_t>& own) {
+  return own.empty() ? bytes(m) : std::span<const std::uint8_t>(own);
+}
 
 std::string random_hub_id() {
   std::random_device rd;
@@ -114,7 +119,7 @@ struct broker::impl {
     std::vector<std::uint8_t> signature;
     [[nodiscard]] store::record_view view() const {
       return {off, log_time, id, topic,
-              own.empty() ? bytes(envelope) : std::span<const std::uint8_t>(own), signature};
+              envelope_bytes(envelope, own), signature};
     }
   };
 
@@ -680,7 +685,7 @@ struct broker::impl {
       auto b = bytes(msg);
       own.assign(b.begin(), b.end());
     }
-    auto data = own.empty() ? bytes(msg) : std::span<const std::uint8_t>(own);
+    auto data = envelope_bytes(msg, own);
     auto check = schema::check_envelope(data, opts.max_envelope_bytes);
     if (check.reason != Reason::ok) {
       if (identity.empty()) {
@@ -736,7 +741,7 @@ struct broker::impl {
     auto check_one = [&](std::size_t i) {
       auto& d = deferred[i];
       if (!d.verify) return;
-      auto data = d.own.empty() ? bytes(d.msg) : std::span<const std::uint8_t>(d.own);
+      auto data = envelope_bytes(d.msg, d.own);
       d.ok = security::verify_signature(d.who->signing_key, data, d.signature);
     };
     if (to_check > 0 && verifiers)
@@ -749,7 +754,7 @@ struct broker::impl {
     auto prefetch = [&](std::size_t i) {
       if (i >= deferred.size()) return;
       auto& d = deferred[i];
-      auto data = d.own.empty() ? bytes(d.msg) : std::span<const std::uint8_t>(d.own);
+      auto data = envelope_bytes(d.msg, d.own);
       dedup.prefetch(*schema::GetEnvelope(data.data())->id());
     };
     for (std::size_t i = 0; i < ahead; ++i) prefetch(i);
@@ -757,7 +762,7 @@ struct broker::impl {
       prefetch(i + ahead);
       auto& d = deferred[i];
       if (d.verify && !d.ok) {
-        auto data = d.own.empty() ? bytes(d.msg) : std::span<const std::uint8_t>(d.own);
+        auto data = envelope_bytes(d.msg, d.own);
         signature_refused(d.identity, d.seq, *schema::GetEnvelope(data.data()), *d.who, false);
         continue;
       }
@@ -769,7 +774,7 @@ struct broker::impl {
   // A verified envelope: acked at once as a resend, or added to the turn's batch.
   void add_to_batch(const std::string& identity, std::uint64_t seq, zmq::message_t msg, std::vector<std::uint8_t> own,
                     const security::identity* who, std::span<const std::uint8_t> signature) {
-    auto data = own.empty() ? bytes(msg) : std::span<const std::uint8_t>(own);
+    auto data = envelope_bytes(msg, own);
     const auto* e = schema::GetEnvelope(data.data());
     schema::Id128 id = *e->id();
     if (auto prev = dedup.find(id)) {
@@ -801,7 +806,7 @@ struct broker::impl {
     std::vector<store::append_record> recs;
     recs.reserve(batch.size());
     for (auto& p : batch) {
-      auto data = p.own.empty() ? bytes(p.envelope) : std::span<const std::uint8_t>(p.own);
+      auto data = envelope_bytes(p.envelope, p.own);
       recs.push_back({now, p.id, p.topic, data, p.signature});
     }
     offset base = st->end();
@@ -829,7 +834,7 @@ struct broker::impl {
     const bool keep = st->sole_writer();
     for (auto& p : batch) {
       counters.events_in++;
-      counters.bytes_in += p.own.empty() ? p.envelope.size() : p.own.size();
+      counters.bytes_in += envelope_bytes(p.envelope, p.own).size();
       if (!p.identity.empty()) acks.push_back({p.identity, p.seq, p.off, false, turn_started});
       if (keep)
         appended.push_back({p.off, now, p.id, std::move(p.topic), std::move(p.envelope), std::move(p.own),
@@ -1163,10 +1168,11 @@ struct broker::impl {
     j["security"] = opts.acl ? "curve" : "off";
     millis now = now_millis();
     json cl = json::array();
+    std::unordered_map<std::string_view, std::size_t> in_flight_of;  // one pass over the pending ACKs
+    for (const auto& a : acks) ++in_flight_of[a.identity];
     for (auto& [id, c] : clients) {
-      std::size_t in_flight = 0;
-      for (auto& a : acks)
-        if (a.identity == id) ++in_flight;
+      auto f = in_flight_of.find(id);
+      const std::size_t in_flight = f == in_flight_of.end() ? 0 : f->second;
       // Its role from what it has done: sent PUBs, holds subscriptions.
       const char* role = c.published ? (c.subs.empty() ? "publisher" : "both") : (c.subs.empty() ? "idle" : "subscriber");
       cl.push_back({{"identity", c.user.empty() ? peer_name(id) : c.user}, {"name", c.name}, {"role", role},

@@ -34,7 +34,9 @@ inline constexpr std::string_view rep_subok = "SUBOK";       // SUBOK sub-id fir
 inline constexpr std::string_view rep_evt = "EVT";           // EVT sub-id offset topic envelope
 inline constexpr std::string_view rep_commitok = "COMMITOK"; // COMMITOK sub-id next-offset
 inline constexpr std::string_view rep_unsubok = "UNSUBOK";   // UNSUBOK sub-id
-inline constexpr std::string_view rep_pong = "PONG";         // PONG hub-id
+inline constexpr std::string_view rep_pong = "PONG";         // PONG hub-id session
+inline constexpr std::string_view session_known = "1";       // PONG: the hub holds this client's session
+inline constexpr std::string_view session_unknown = "0";     // PONG: it does not (timed out, or no HELLO)
 inline constexpr std::string_view rep_status = "STATUS";     // STATUS json
 inline constexpr std::string_view rep_err = "ERR";           // ERR code reason ref
 

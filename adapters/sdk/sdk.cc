@@ -166,9 +166,23 @@ class connection {
       if (cmd == wire::rep_welcome) fresh_ = false;
       if (changed) spdlog::info("hub at {} is a new instance ({} before, {} now)", endpoint(), hub_id_, id);
       hub_id_ = std::move(id);
+      // A PONG may say that the hub holds no session for this client any more: it timed
+      // the client out (the link was down for longer than the hub's client_timeout) and
+      // its subscriptions are gone. PONGs between a new HELLO and its WELCOME answer
+      // PINGs sent before that HELLO and are not news.
+      const bool forgotten =
+          cmd == wire::rep_pong && !fresh_ && msg.size() > 2 && text_of(msg[2]) == wire::session_unknown;
+      if (forgotten && !changed)
+        spdlog::info("hub {} no longer holds this session (it timed it out); starting a new one", endpoint());
       // After a rebuild the owner has already resent; otherwise a new id means the
       // hub restarted behind the same socket and forgot this session.
-      if (changed && !just_opened && on_reset) on_reset();
+      if ((changed && !just_opened) || forgotten) {
+        if (!fresh_) {
+          send({wire::cmd_hello, wire::protocol_version, opts_.client_name});
+          fresh_ = true;
+        }
+        if (on_reset) on_reset();
+      }
       return;
     }
     if (on_message) on_message(msg);
@@ -192,7 +206,7 @@ class connection {
   std::size_t index_ = 0;
   std::string hub_id_;
   bool answered_ = false;
-  bool fresh_ = true;
+  bool fresh_ = true;  // HELLO sent, its WELCOME not yet received
   clock::time_point last_rx_{};
   clock::time_point last_ping_{};
   clock::time_point last_poll_ = clock::now();

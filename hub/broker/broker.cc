@@ -78,6 +78,7 @@ struct broker::impl {
     std::string ack_entries;                        // ACK entries gathered this turn
     std::string ack_duplicates;                     // seqs among them that were resends
     bool published = false;                         // it has sent a PUB (its role in the status)
+    bool hello = false;                             // it said HELLO to this hub instance
   };
 
   // A PUB of this turn waiting for its signature check (or behind one that does).
@@ -589,11 +590,15 @@ struct broker::impl {
     reply(identity, wire::rep_unsubok, wire::u64_frame(c.sub_id));
   }
 
-  void on_command(const std::string& identity, client&, std::vector<zmq::message_t>&, const cmd_ping&) {
-    reply(identity, wire::rep_pong, hub_id);
+  // The second frame tells a client whether this hub still holds its session: "0" after
+  // the hub timed it out (or never saw its HELLO), so that it says HELLO and subscribes
+  // again instead of waiting for events on subscriptions that are gone.
+  void on_command(const std::string& identity, client& cl, std::vector<zmq::message_t>&, const cmd_ping&) {
+    reply(identity, wire::rep_pong, hub_id, cl.hello ? wire::session_known : wire::session_unknown);
   }
 
   void on_command(const std::string& identity, client& cl, std::vector<zmq::message_t>&, const cmd_hello& c) {
+    cl.hello = true;
     cl.name = std::string(c.name);
     spdlog::info("client {} connected{}", cl.name, cl.user.empty() ? "" : " as " + cl.user);
     reply(identity, wire::rep_welcome, wire::protocol_version, hub_id, wire::u64_frame(opts.max_envelope_bytes));

@@ -181,6 +181,12 @@ TEST_CASE("HELLO is answered with WELCOME, and PING with PONG carrying the same 
   hub::test::hubd_process hub;
   zmq::context_t ctx;
   raw_client c(ctx, hub.endpoint());
+  // Before HELLO the hub holds no session for this client, and its PONG says so.
+  c.send({"PING"});
+  auto before = c.next();
+  REQUIRE(before[0] == "PONG");
+  REQUIRE(before.size() == 3);
+  CHECK(before[2] == "0");
   c.send({"HELLO", "1", "raw-protocol-test"});
   auto w = c.next();
   REQUIRE(w[0] == "WELCOME");
@@ -191,8 +197,9 @@ TEST_CASE("HELLO is answered with WELCOME, and PING with PONG carrying the same 
   c.send({"PING"});
   auto p = c.next();
   REQUIRE(p[0] == "PONG");
-  REQUIRE(p.size() == 2);
+  REQUIRE(p.size() == 3);
   CHECK(p[1] == w[2]);
+  CHECK(p[2] == "1");
 }
 
 TEST_CASE("PUB is acknowledged with seq and offset, and a resent id gets the stored offset", "[protocol]") {

@@ -425,6 +425,39 @@ TEST_CASE("a subscriber its owner leaves unpolled until the hub forgets it resum
   CHECK(second.log().find("subscribed") == std::string::npos);
 }
 
+TEST_CASE("a subscriber the hub timed out while it was quiet subscribes again when the hub's PONG says so",
+          "[sdk][failover]") {
+  hub::test::temp_dir dir("forgotten");
+  std::ofstream(dir.path() / "hubd.yaml") << "client_timeout_ms: 1000\n";
+  hub::test::hubd_process hub({.config = dir.path() / "hubd.yaml"});
+  std::vector<std::vector<std::uint8_t>> events;
+  for (int i = 0; i < 12; ++i) events.push_back(make_event(Entity::peacekeeping, "SSD", "T" + std::to_string(i)));
+  hub::sdk::publisher::options po;
+  po.connection = connect_to(hub.endpoint());
+  hub::sdk::publisher pub(po);
+  auto publish = [&](std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i) REQUIRE(pub.publish(events[i]));
+    REQUIRE(pub.flush(10s));
+  };
+  publish(0, 5);
+
+  // A patient client (hub_timeout longer than the hub's client_timeout, as on a slow
+  // field link): when it is heard again, its own clock says the hub is still there.
+  auto so = sub_options(hub.endpoint(), ">", 4);
+  so.connection.heartbeat = 100ms;
+  so.connection.hub_timeout = 20s;
+  hub::sdk::subscriber sub(so);
+  auto head = read_n(sub, 5);
+  REQUIRE(head.size() == 5);
+  REQUIRE(hub::test::wait_for([&] { return hub.log().find("silent for longer") != std::string::npos; }, 15s));
+  publish(5, 12);
+
+  auto rest = read_n(sub, 7, 10s);
+  REQUIRE(rest.size() == 7);
+  CHECK(rest.front().offset == head.back().offset + 1);
+  for (std::size_t i = 0; i < rest.size(); ++i) CHECK(id_of(rest[i].bytes) == id_of(events[i + 5]));
+}
+
 TEST_CASE("a subscriber starting at a time gets exactly the events appended at or after it", "[sdk][time]") {
   hub::test::hubd_process hub;
   hub::sdk::publisher::options po;

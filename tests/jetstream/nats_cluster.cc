@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -16,23 +17,41 @@
 namespace hub::test {
 namespace {
 
-// A port the kernel has just handed out and released: nats-server must know the
-// cluster ports of its peers before they start, so it cannot take `-1` for those.
-int free_port() {
+// Binds 127.0.0.1:port (0: any) and returns the port bound, or 0 if it is taken.
+int bind_port(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("socket() failed");
+  int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);  // as a listening server does
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind() failed");
-  }
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
   socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int got = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    got = ntohs(a.sin_port);
   ::close(fd);
-  return ntohs(a.sin_port);
+  return got;
+}
+
+// A free port for nats-server, which must know the cluster ports of its peers before
+// they start (so it cannot take `-1` for those) and is restarted on the same ports.
+// Taken below the kernel's ephemeral range, so that no outgoing connection of another
+// test can take it as its local port while a node is down: with a port from bind(0)
+// that happened under a parallel run, and the restarted node could not listen.
+int free_port() {
+  int ephemeral_low = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_low;
+  if (ephemeral_low > 11000) {
+    std::mt19937 gen(std::random_device{}());
+    std::uniform_int_distribution<int> pick(10000, ephemeral_low - 1);
+    for (int i = 0; i < 200; ++i)
+      if (int p = bind_port(pick(gen)); p != 0) return p;
+  }
+  if (int p = bind_port(0); p != 0) return p;
+  throw std::runtime_error("no free port on 127.0.0.1");
 }
 
 bool accepts(int port) {
@@ -109,8 +128,20 @@ void nats_cluster::start(int i) {
     ::execv(argv[0], argv.data());
     _exit(127);
   }
-  if (!wait_for([&] { return accepts(nd.client_port); }, std::chrono::seconds(15)))
-    throw std::runtime_error("nats-server node " + std::to_string(i + 1) + " did not start; its log:\n" + log(i));
+  int st = 0;
+  bool exited = false;
+  const bool up = wait_for(
+      [&] {
+        exited = ::waitpid(nd.pid, &st, WNOHANG) == nd.pid;
+        return exited || accepts(nd.client_port);
+      },
+      std::chrono::seconds(15));
+  if (!up || exited) {
+    if (exited) nd.pid = -1;
+    throw std::runtime_error("nats-server node " + std::to_string(i + 1) +
+                             (exited ? " exited at start" : " did not accept connections within 15 s") +
+                             "; its log:\n" + log(i));
+  }
 }
 
 void nats_cluster::start_all() {

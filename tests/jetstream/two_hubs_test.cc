@@ -55,74 +55,13 @@ std::vector<zmq::message_t> recv_reply(zmq::socket_t& s, int timeout_ms = 10000)
   return parts;
 }
 
-}  // namespace
-
-TEST_CASE("a subscriber through hub B sees every event published through hub A on the same cluster",
-          "[jetstream][scale-out][broker]") {
-  hub::test::nats_cluster cluster;
-  running_hub a("hub-a", cluster);
-  running_hub b("hub-b", cluster);
-  zmq::context_t ctx;
-
-  // Subscribe on B first, to new events and then to everything from the start.
-  zmq::socket_t sub(ctx, zmq::socket_type::dealer);
-  sub.set(zmq::sockopt::linger, 0);
-  sub.connect(b.b->endpoint());
-  const std::string sub_id = hub::wire::u64_frame(1), pattern = ">", arg = hub::wire::u64_frame(0), durable,
-                    credit = hub::wire::u64_frame(10000);
-  std::array<zmq::const_buffer, 7> s = {zmq::buffer(hub::wire::cmd_sub), zmq::buffer(sub_id),
-                                        zmq::buffer(pattern),            zmq::buffer(hub::wire::start_earliest),
-                                        zmq::buffer(arg),                zmq::buffer(durable),
-                                        zmq::buffer(credit)};
-  zmq::send_multipart(sub, s);
-  auto ok = recv_reply(sub);
-  REQUIRE(ok.size() >= 1);
-  REQUIRE(ok[0].to_string() == "SUBOK");
-
-  zmq::socket_t pub(ctx, zmq::socket_type::dealer);
-  pub.set(zmq::sockopt::linger, 0);
-  pub.connect(a.b->endpoint());
-  constexpr std::uint64_t n = 200;
-  std::vector<std::string> ids;
-  for (std::uint64_t i = 1; i <= n; ++i) {
-    auto env = hub::test::make_envelope();
-    ids.push_back(hub::schema::id_to_hex(hub::test::envelope_id(env)));
-    const std::string seq = hub::wire::u64_frame(i);
-    std::array<zmq::const_buffer, 3> parts = {zmq::buffer(hub::wire::cmd_pub), zmq::buffer(seq), zmq::buffer(env)};
-    zmq::send_multipart(pub, parts);
-  }
-  std::map<std::uint64_t, std::uint64_t> acked;  // seq -> offset
-  auto until = std::chrono::steady_clock::now() + 30s;
-  while (acked.size() < n && std::chrono::steady_clock::now() < until) {
-    auto r = recv_reply(pub);
-    REQUIRE(r.size() >= 2);
-    REQUIRE(r[0].to_string() == "ACK");
-    for (std::size_t k = 0; k + 16 <= r[1].size(); k += 16) {
-      auto* p = static_cast<const std::uint8_t*>(r[1].data()) + k;
-      acked[hub::wire::get_u64(p)] = hub::wire::get_u64(p + 8);
-    }
-  }
-  REQUIRE(acked.size() == n);
-  CHECK(acked[1] == 0);
-  CHECK(acked[n] == n - 1);
-
-  std::vector<std::string> seen;
-  until = std::chrono::steady_clock::now() + 30s;
-  while (seen.size() < n && std::chrono::steady_clock::now() < until) {
-    auto e = recv_reply(sub);
-    REQUIRE(e.size() == 5);
-    REQUIRE(e[0].to_string() == "EVT");
-    CHECK(hub::wire::get_u64(static_cast<const std::uint8_t*>(e[2].data())) == seen.size());
-    // ZeroMQ frames may sit at any byte position: read an aligned copy.
-    const std::vector<std::uint8_t> copy(static_cast<const std::uint8_t*>(e[4].data()),
-                                         static_cast<const std::uint8_t*>(e[4].data()) + e[4].size());
-    const auto* env = hub::schema::GetEnvelope(copy.data());
-    seen.push_back(hub::schema::id_to_hex(*env->id()));
-  }
-  CHECK(seen == ids);
+// A DEALER connected to a hub, closed at once when it goes.
+zmq::socket_t dealer_to(zmq::context_t& ctx, const std::string& endpoint) {
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.connect(endpoint);
+  return s;
 }
-
-namespace {
 
 // SUB sub-id pattern start arg durable credit, on a DEALER; returns the reply.
 std::vector<zmq::message_t> subscribe(zmq::socket_t& s, std::uint64_t id, std::string_view start, std::uint64_t arg) {
@@ -176,6 +115,61 @@ std::vector<std::uint64_t> receive_offsets(zmq::socket_t& s, std::uint64_t sub_i
 
 }  // namespace
 
+TEST_CASE("a subscriber through hub B sees every event published through hub A on the same cluster",
+          "[jetstream][scale-out][broker]") {
+  hub::test::nats_cluster cluster;
+  running_hub a("hub-a", cluster);
+  running_hub b("hub-b", cluster);
+  zmq::context_t ctx;
+
+  // Subscribe on B first, to everything from the start.
+  auto sub = dealer_to(ctx, b.b->endpoint());
+  auto ok = subscribe(sub, 1, hub::wire::start_earliest, 0);
+  REQUIRE(ok.size() >= 1);
+  REQUIRE(ok[0].to_string() == "SUBOK");
+
+  auto pub = dealer_to(ctx, a.b->endpoint());
+  constexpr std::uint64_t n = 200;
+  std::vector<std::string> ids;
+  for (std::uint64_t i = 1; i <= n; ++i) {
+    auto env = hub::test::make_envelope();
+    ids.push_back(hub::schema::id_to_hex(hub::test::envelope_id(env)));
+    const std::string seq = hub::wire::u64_frame(i);
+    std::array<zmq::const_buffer, 3> parts = {zmq::buffer(hub::wire::cmd_pub), zmq::buffer(seq), zmq::buffer(env)};
+    zmq::send_multipart(pub, parts);
+  }
+  std::map<std::uint64_t, std::uint64_t> acked;  // seq -> offset
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (acked.size() < n && std::chrono::steady_clock::now() < until) {
+    auto r = recv_reply(pub);
+    REQUIRE(r.size() >= 2);
+    REQUIRE(r[0].to_string() == "ACK");
+    for (std::size_t k = 0; k + 16 <= r[1].size(); k += 16) {
+      auto* p = static_cast<const std::uint8_t*>(r[1].data()) + k;
+      acked[hub::wire::get_u64(p)] = hub::wire::get_u64(p + 8);
+    }
+  }
+  REQUIRE(acked.size() == n);
+  CHECK(acked[1] == 0);
+  CHECK(acked[n] == n - 1);
+
+  std::vector<std::string> seen;
+  until = std::chrono::steady_clock::now() + 30s;
+  while (seen.size() < n && std::chrono::steady_clock::now() < until) {
+    auto e = recv_reply(sub);
+    REQUIRE(e.size() == 5);
+    REQUIRE(e[0].to_string() == "EVT");
+    CHECK(hub::wire::get_u64(static_cast<const std::uint8_t*>(e[2].data())) == seen.size());
+    // ZeroMQ frames may sit at any byte position: read an aligned copy.
+    const std::vector<std::uint8_t> copy(static_cast<const std::uint8_t*>(e[4].data()),
+                                         static_cast<const std::uint8_t*>(e[4].data()) + e[4].size());
+    const auto* env = hub::schema::GetEnvelope(copy.data());
+    seen.push_back(hub::schema::id_to_hex(*env->id()));
+  }
+  CHECK(seen == ids);
+}
+
+
 // Hub B numbers its own batches from where it last looked at the stream (at upkeep),
 // which lags behind what hub A appended. A subscriber on B must still be able to
 // resume at an offset B has delivered, and "new events only" must not replay history.
@@ -186,9 +180,7 @@ TEST_CASE("on a hub that has not appended, a subscription starts at the end the 
   running_hub b("hub-b", cluster, 3'600'000);  // no upkeep during the test
   zmq::context_t ctx;
 
-  zmq::socket_t sub(ctx, zmq::socket_type::dealer);
-  sub.set(zmq::sockopt::linger, 0);
-  sub.connect(b.b->endpoint());
+  auto sub = dealer_to(ctx, b.b->endpoint());
   // B's loop looks at the stream's end in its first turn's upkeep, after the first
   // PING: the answer to the second PING comes from a later turn.
   for (int i = 0; i < 2; ++i) {
@@ -198,9 +190,7 @@ TEST_CASE("on a hub that has not appended, a subscription starts at the end the 
     REQUIRE(pong[0].to_string() == "PONG");
   }
 
-  zmq::socket_t pub(ctx, zmq::socket_type::dealer);
-  pub.set(zmq::sockopt::linger, 0);
-  pub.connect(a.b->endpoint());
+  auto pub = dealer_to(ctx, a.b->endpoint());
   publish_acked(pub, 1, 100);
 
   auto ok = subscribe(sub, 1, hub::wire::start_earliest, 0);

@@ -78,6 +78,8 @@ TEST_CASE("the top view copes with a status document missing most fields", "[ops
   std::string frame = hub::hubtop::render_top(json::parse(R"({"hub_id": "x", "clients": "not a list"})"), 80, false);
   CHECK(frame.find("hub x") != std::string::npos);
   CHECK(frame.find("(no client connected)") != std::string::npos);
+  // No rates in the document (the client socket's STATUS): not shown as zero.
+  CHECK(frame.find("events in n/a  out n/a") != std::string::npos);
 }
 
 TEST_CASE("hubctl status reads a live status API as text and as JSON", "[ops][hubtop]") {

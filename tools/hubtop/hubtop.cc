@@ -203,7 +203,13 @@ std::string render_top(const json& s, int width, bool color) {
   std::uint64_t naks = 0;
   if (auto it = counters.find("naks"); it != counters.end() && it->is_object())
     for (const auto& [k, v] : it->items()) naks += v.is_number_unsigned() ? v.get<std::uint64_t>() : 0;
-  p.line({{"events in " + rate(f64(rates, "events_in_per_s")) + "  out " + rate(f64(rates, "events_out_per_s")) +
+  // The client socket's STATUS has no rates (the ops module computes them): say so
+  // rather than show a hub at rest.
+  auto rate_of = [&](const char* key) {
+    auto it = rates.find(key);
+    return it != rates.end() && it->is_number() ? rate(it->get<double>()) : std::string("n/a");
+  };
+  p.line({{"events in " + rate_of("events_in_per_s") + "  out " + rate_of("events_out_per_s") +
                "   stored " + with_commas(u64(counters, "events_in")) + "  delivered " +
                with_commas(u64(counters, "events_out")) + "  duplicates " + with_commas(u64(counters, "duplicates")) +
                "  ",

@@ -242,18 +242,33 @@ struct broker::impl {
 
   // Runs on the sync thread: makes appended records durable when asked (group commit:
   // everything appended before the request is covered by one sync).
+  // A signal handled on this thread interrupts a blocking call (EINTR); that must not
+  // end the thread, whose exception would abort the hub. (hubd routes its stop
+  // signals to the loop's thread; a library that embeds the broker may not.)
   void sync_loop(const std::string& inproc) {
     zmq::socket_t s(ctx, zmq::socket_type::pair);
     s.connect(inproc);
     while (true) {
       zmq::message_t m;
-      if (!s.recv(m)) continue;
+      try {
+        if (!s.recv(m)) continue;
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        throw;
+      }
       if (view(m) == "quit") return;
       auto t0 = std::chrono::steady_clock::now();
       status r = st->sync();
       auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
       std::string reply = r ? fmt::format("ok {}", us) : "err " + r.message();
-      s.send(zmq::buffer(reply), zmq::send_flags::none);
+      for (;;) {
+        try {
+          s.send(zmq::buffer(reply), zmq::send_flags::none);
+          break;
+        } catch (const zmq::error_t& e) {
+          if (e.num() != EINTR) throw;
+        }
+      }
     }
   }
 

@@ -1,10 +1,12 @@
 // hubd: the Integration Hub daemon.
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <iostream>
 
@@ -32,17 +34,35 @@
 
 namespace {
 
-hub::broker::broker* g_broker = nullptr;
-hub::ops::health* g_health = nullptr;
+// What a stop signal does depends on how far the hub is: before the loop runs it ends
+// the process at once, as the default action would; while it runs it stops the loop
+// (the last batch is finished and made durable); after that it is ignored.
+enum class phase { starting, running, stopping };
+std::atomic<phase> g_phase{phase::starting};
+std::atomic<hub::broker::broker*> g_broker{nullptr};
+std::atomic<hub::ops::health*> g_health{nullptr};
 
-extern "C" void on_stop_signal(int) {
-  // Unready first, so that /readyz says so while the last batch is finished.
-  if (g_health != nullptr) g_health->begin_shutdown();
-  if (g_broker != nullptr) g_broker->stop();
-}
-
-extern "C" void on_reload_signal(int) {
-  if (g_broker != nullptr) g_broker->request_reload();
+// The stop and reload signals are blocked in every thread (see main) and taken here,
+// on a thread of their own, with sigwait: no other thread is ever interrupted by them.
+// (A helper thread interrupted in a blocking call gets EINTR; the broker's sync thread
+// once turned that into an exception and the hub aborted on SIGTERM.)
+void take_signals(sigset_t signals) {
+  pthread_setname_np(pthread_self(), "hubd-signals");
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    const phase now = g_phase.load();
+    if (now == phase::starting) std::_Exit(128 + sig);
+    if (now == phase::stopping) continue;
+    auto* broker = g_broker.load();
+    if (sig == SIGHUP) {
+      if (broker != nullptr) broker->request_reload();
+      continue;
+    }
+    // Unready first, so that /readyz says so while the last batch is finished.
+    if (auto* health = g_health.load(); health != nullptr) health->begin_shutdown();
+    if (broker != nullptr) broker->stop();
+  }
 }
 
 // Writes the bound endpoints as JSON, atomically, for scripts and tests that start the
@@ -93,6 +113,14 @@ hub::result<std::unique_ptr<hub::store::store>> open_store(const hub::config::hu
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Blocked before any thread starts, so that every thread inherits the block; one
+  // thread takes them (take_signals).
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&stop_signals, sig);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::thread(take_signals, stop_signals).detach();
+  signal(SIGPIPE, SIG_IGN);
   CLI::App app{"hubd: the Integration Hub daemon. Adapters publish shared-commitment events to it; "
                "subscribers and the rules module read them.\nProtocol: docs/protocol.md. Config: deploy/hubd.example.yaml."};
   std::string config_file, endpoint, mirror_endpoint, data_dir, http, store_kind, fsync, log_format, log_level,
@@ -314,22 +342,12 @@ int main(int argc, char** argv) {
   }
   g_broker = &broker;
   g_health = &health;
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  struct sigaction hup {};
-  hup.sa_handler = on_reload_signal;
-  sigemptyset(&hup.sa_mask);
-  sigaction(SIGHUP, &hup, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  g_phase = phase::running;
 
   health.set_accepting(true);
   if (!ready_file.empty()) write_ready_file(ready_file, broker, http_server ? http_server->address() : "");
   broker.run();
-  g_broker = nullptr;
-  g_health = nullptr;
+  g_phase = phase::stopping;
   health.set_accepting(false, "shutting down");
   if (http_server) http_server->stop();
   return 0;

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -135,6 +136,42 @@ TEST_CASE("events published over raw sockets are acked and delivered in order", 
     CHECK(str(e[3]) == "peacekeeping.SSD.mandate_activity");
   }
   CHECK(hub.stop() == 0);
+}
+
+TEST_CASE("no thread of a running hubd can be interrupted by a stop signal", "[hubd]") {
+  // The kernel hands a signal sent to the process to any thread that does not block it;
+  // a helper thread interrupted in a blocking call once aborted the hub. hubd blocks
+  // the stop and reload signals in every thread and takes them with sigwait.
+  hub::test::hubd_process hub({.http = true});
+  const std::uint64_t wanted = (1ull << (SIGTERM - 1)) | (1ull << (SIGINT - 1)) | (1ull << (SIGHUP - 1));
+  std::size_t threads = 0, takers = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(hub.pid()) + "/task")) {
+    std::ifstream in(task.path() / "status");
+    std::string line, name;
+    std::uint64_t blocked = 0;
+    bool seen = false;
+    while (std::getline(in, line)) {
+      if (line.rfind("Name:", 0) == 0) name = line.substr(5);
+      if (line.rfind("SigBlk:", 0) == 0) {
+        blocked = std::stoull(line.substr(7), nullptr, 16);
+        seen = true;
+      }
+    }
+    if (!seen) continue;  // the thread ended meanwhile
+    ++threads;
+    // The one thread that takes them has them unblocked while it waits in sigwait.
+    if (name.find("hubd-signals") != std::string::npos) {
+      ++takers;
+      continue;
+    }
+    INFO("thread" << name);
+    CHECK((blocked & wanted) == wanted);
+  }
+  CHECK(takers == 1);
+  CHECK(threads >= 5);  // the loop, the signal taker, the sync thread, ZeroMQ's, HTTP's
+  int st = hub.stop();
+  REQUIRE(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
 }
 
 TEST_CASE("hubd exits cleanly on SIGTERM and SIGINT", "[hubd]") {

@@ -117,7 +117,9 @@ TEST_CASE("acknowledged events survive 20 SIGKILLs of hubd exactly once and in o
           20s);
     }
   }
-  REQUIRE(hub.stop() == 0);
+  const int stopped = hub.stop();
+  INFO("hubd's log:\n" << hub.log());
+  REQUIRE(stopped == 0);  // a clean exit on SIGTERM (6 would be SIGABRT)
 
   // Every acknowledged id is in the log exactly once, in publish order.
   auto opened = hub::log::open_log(work / "data", {});

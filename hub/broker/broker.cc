@@ -248,27 +248,25 @@ struct broker::impl {
   void sync_loop(const std::string& inproc) {
     zmq::socket_t s(ctx, zmq::socket_type::pair);
     s.connect(inproc);
+    // Retries a blocking socket call that a signal interrupted.
+    auto unless_interrupted = [](auto&& call) {
+      for (;;) {
+        try {
+          return call();
+        } catch (const zmq::error_t& e) {
+          if (e.num() != EINTR) throw;
+        }
+      }
+    };
     while (true) {
       zmq::message_t m;
-      try {
-        if (!s.recv(m)) continue;
-      } catch (const zmq::error_t& e) {
-        if (e.num() == EINTR) continue;
-        throw;
-      }
+      if (!unless_interrupted([&] { return s.recv(m); })) continue;
       if (view(m) == "quit") return;
       auto t0 = std::chrono::steady_clock::now();
       status r = st->sync();
       auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
       std::string reply = r ? fmt::format("ok {}", us) : "err " + r.message();
-      for (;;) {
-        try {
-          s.send(zmq::buffer(reply), zmq::send_flags::none);
-          break;
-        } catch (const zmq::error_t& e) {
-          if (e.num() != EINTR) throw;
-        }
-      }
+      unless_interrupted([&] { return s.send(zmq::buffer(reply), zmq::send_flags::none); });
     }
   }
 
@@ -667,9 +665,9 @@ struct broker::impl {
         case start_kind::new_only: first = known_end(); break;
         case start_kind::earliest: first = st->begin(); break;
         case start_kind::at_offset:
-          if (cmd.start_arg > known_end().value) {
+          if (const offset end = known_end(); cmd.start_arg > end.value) {
             err(identity, Reason::bad_start,
-                fmt::format("offset {} is beyond the end of the log ({})", cmd.start_arg, known_end().value), sub_id);
+                fmt::format("offset {} is beyond the end of the log ({})", cmd.start_arg, end.value), sub_id);
             return;
           }
           first = std::max(offset{cmd.start_arg}, st->begin());
@@ -1210,9 +1208,10 @@ struct broker::impl {
     }
     j["subscriptions"] = sl;
     json cons = json::array();
+    const offset end = known_end();
     for (auto& [name, off] : st->consumers())
       cons.push_back({{"name", name}, {"committed", off.value},
-                      {"lag", known_end().value > off.value ? known_end().value - off.value : 0}});
+                      {"lag", end.value > off.value ? end.value - off.value : 0}});
     j["consumers"] = cons;
     if (hooks.extra_status) {
       try {

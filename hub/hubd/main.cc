@@ -6,9 +6,9 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
-#include <thread>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>

@@ -169,7 +169,6 @@ TEST_CASE("a subscriber through hub B sees every event published through hub A o
   CHECK(seen == ids);
 }
 
-
 // Hub B numbers its own batches from where it last looked at the stream (at upkeep),
 // which lags behind what hub A appended. A subscriber on B must still be able to
 // resume at an offset B has delivered, and "new events only" must not replay history.

@@ -49,6 +49,10 @@ hub::jetstream::store_options options(const hub::test::nats_cluster& c) {
   o.replicas = c.size();
   o.publish_timeout = 2s;
   o.read_timeout = 2s;
+  // A fresh cluster elects its JetStream leader and places the stream within seconds,
+  // but beside an ASan build of the other tests on 2 cores it once took more than the
+  // default 15 s ("no suitable peers for placement").
+  o.open_timeout = 60s;
   return o;
 }
 

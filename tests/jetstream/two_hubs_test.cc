@@ -30,6 +30,7 @@ struct running_hub {
     so.servers = cluster.urls();
     so.replicas = cluster.size();
     so.name = name;
+    so.open_timeout = std::chrono::seconds(60);  // a loaded 2-core machine forms the cluster slowly
     auto st = hub::jetstream::open_store(so);
     if (!st) FAIL("cannot open the JetStream store: " << st.error().message());
     hub::broker::broker_options bo;

@@ -108,6 +108,7 @@ class connection {
     return answered_ && clock::now() - last_rx_ < opts_.hub_timeout;
   }
   [[nodiscard]] std::uint64_t reconnects() const { return reconnects_; }
+  [[nodiscard]] std::uint64_t renewals() const { return renewals_; }
   [[nodiscard]] const std::string& endpoint() const { return opts_.endpoints[index_]; }
 
  private:
@@ -181,6 +182,7 @@ class connection {
           send({wire::cmd_hello, wire::protocol_version, opts_.client_name});
           fresh_ = true;
         }
+        ++renewals_;
         if (on_reset) on_reset();
       }
       return;
@@ -211,6 +213,7 @@ class connection {
   clock::time_point last_ping_{};
   clock::time_point last_poll_ = clock::now();
   std::uint64_t reconnects_ = 0;
+  std::uint64_t renewals_ = 0;  // new sessions on the same socket
 };
 
 bool valid_pattern(std::string_view p, std::string* why) {
@@ -356,6 +359,7 @@ struct publisher::impl {
   // the same bytes (same id; the hub acknowledges a resend without storing it twice).
   void requeue_all() {
     stats.reconnects = conn.reconnects();
+    stats.renewals = conn.renewals();
     stats.resent += in_flight.size();
     for (auto it = in_flight.rbegin(); it != in_flight.rend(); ++it) backlog.push_front(std::move(it->second));
     in_flight.clear();
@@ -431,6 +435,7 @@ struct publisher::impl {
     pump();
     conn.poll(wait);
     stats.reconnects = conn.reconnects();
+    stats.renewals = conn.renewals();
     pump();
   }
 };

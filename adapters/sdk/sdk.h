@@ -74,6 +74,8 @@ struct publisher_stats {
   std::uint64_t refused = 0;     // NAKed with a final reason
   std::uint64_t resent = 0;      // sent again after a reconnect or a temporary NAK
   std::uint64_t reconnects = 0;  // times the connection was rebuilt
+  std::uint64_t renewals = 0;    // new sessions on the same connection: the hub restarted
+                                 // behind it, or timed this client out (PONG said so)
   std::uint64_t spooled = 0;     // events currently waiting in the spool
 };
 

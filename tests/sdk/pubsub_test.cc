@@ -425,6 +425,16 @@ void read_on_after_the_hub_forgot(
   REQUIRE(rest.size() == 7);
   CHECK(rest.front().offset == head.back().offset + 1);
   for (std::size_t i = 0; i < rest.size(); ++i) CHECK(id_of(rest[i].bytes) == id_of(events[i + 5]));
+
+  // The publisher was quiet as long and was timed out too: its first publish() after
+  // that PINGed (idle past its heartbeat), and the PONG said the session was gone. It
+  // kept its socket and started a new session on it, which its counters tell apart.
+  CHECK(hub::test::wait_for([&] {
+    pub.poll(10ms);
+    return pub.stats().renewals >= 1;
+  }, 5s));
+  CHECK(pub.stats().reconnects == 0);
+  CHECK(pub.stats().refused == 0);
 }
 
 }  // namespace

@@ -86,10 +86,11 @@ result<hub_config> load_file(const std::filesystem::path& path) {
       r.errors.push_back(fmt::format("{}: key 'store' must be a mapping", r.where(s)));
     } else {
       r.check_keys(s, {"kind", "fsync", "fsync_interval_ms", "segment_bytes", "retention_age_s", "retention_bytes",
-                       "servers", "stream", "replicas"}, "store.");
+                       "servers", "stream", "replicas", "open_timeout_ms"}, "store.");
       r.get_list(s, "servers", "store.", c.store.servers);
       r.get(s, "stream", "store.", c.store.stream);
       r.get(s, "replicas", "store.", c.store.replicas);
+      r.get(s, "open_timeout_ms", "store.", c.store.open_timeout_ms);
       r.get(s, "kind", "store.", c.store.kind);
       r.get(s, "fsync", "store.", c.store.fsync);
       r.get(s, "fsync_interval_ms", "store.", c.store.fsync_interval_ms);
@@ -160,6 +161,7 @@ status validate(const hub_config& c) {
         "jetstream needs the nats:// URLs of the cluster in store.servers");
   if (c.store.replicas != 1 && c.store.replicas != 3 && c.store.replicas != 5)
     bad("store.replicas", "must be 1, 3 or 5");
+  if (c.store.open_timeout_ms < 100) bad("store.open_timeout_ms", "must be at least 100");
   if (c.store.fsync != "batch" && c.store.fsync != "interval" && c.store.fsync != "never")
     bad("store.fsync", "'" + c.store.fsync + "' is not one of batch, interval, never");
   if (c.store.fsync_interval_ms <= 0) bad("store.fsync_interval_ms", "must be positive");
@@ -202,6 +204,7 @@ std::string to_yaml(const hub_config& c) {
   out << YAML::EndSeq;
   out << YAML::Key << "stream" << YAML::Value << c.store.stream;
   out << YAML::Key << "replicas" << YAML::Value << c.store.replicas;
+  out << YAML::Key << "open_timeout_ms" << YAML::Value << c.store.open_timeout_ms;
   out << YAML::EndMap;
   out << YAML::Key << "dedup_window" << YAML::Value << c.dedup_window;
   out << YAML::Key << "client_timeout_ms" << YAML::Value << c.client_timeout_ms;

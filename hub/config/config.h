@@ -23,6 +23,7 @@ struct store_config {
   std::vector<std::string> servers;     // jetstream: nats://host:port of the cluster nodes
   std::string stream = "HUB_EVENTS";    // jetstream: the stream's name
   int replicas = 3;                     // jetstream: replicas of the stream (1, 3 or 5)
+  std::int64_t open_timeout_ms = 15000; // jetstream: how long start-up waits for the cluster
 };
 
 struct hub_config {

@@ -86,6 +86,7 @@ hub::result<std::unique_ptr<hub::store::store>> open_store(const hub::config::hu
     o.servers = c.store.servers;
     o.stream = c.store.stream;
     o.replicas = c.store.replicas;
+    o.open_timeout = std::chrono::milliseconds(c.store.open_timeout_ms);
     o.max_age = std::chrono::seconds(c.store.retention_age_s);
     o.max_bytes = static_cast<std::int64_t>(c.store.retention_bytes);
     o.name = c.hub_name;
@@ -231,6 +232,7 @@ int main(int argc, char** argv) {
     hub::jetstream::lease_options lo;
     lo.servers = cfg.store.servers;
     lo.replicas = cfg.store.replicas;
+    lo.open_timeout = std::chrono::milliseconds(cfg.store.open_timeout_ms);
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
     lo.holder = fmt::format("{}@{}:{}", cfg.hub_name, host, ::getpid());

@@ -53,6 +53,7 @@ TEST_CASE("printed config can be loaded again unchanged", "[config]") {
   hub::config::hub_config c;
   c.endpoint = "tcp://127.0.0.1:1234";
   c.rule_files = {"x.yaml"};
+  c.store.open_timeout_ms = 60000;
   auto again = hub::config::load_file(write(d, hub::config::to_yaml(c)));
   REQUIRE(again.is_ok());
   CHECK(hub::config::to_yaml(*again) == hub::config::to_yaml(c));
@@ -60,7 +61,7 @@ TEST_CASE("printed config can be loaded again unchanged", "[config]") {
 
 TEST_CASE("a value out of range names the file, the line and the key", "[config]") {
   hub::test::temp_dir d;
-  auto c = hub::config::load_file(write(d, "store:\n  segment_bytes: 10\n  replicas: 2\n"
+  auto c = hub::config::load_file(write(d, "store:\n  segment_bytes: 10\n  replicas: 2\n  open_timeout_ms: 0\n"
                                            "dedup_window: 0\nclient_timeout_ms: 5\n"
                                            "max_envelope_bytes: 100\nlog:\n  level: loud\n"));
   REQUIRE(c.is_ok());  // each value has the right type; the ranges are validate()'s
@@ -69,10 +70,11 @@ TEST_CASE("a value out of range names the file, the line and the key", "[config]
   const auto& m = v.message();
   CHECK_THAT(m, Catch::Contains("hubd.yaml:2: store.segment_bytes: must be at least 4096"));
   CHECK_THAT(m, Catch::Contains("hubd.yaml:3: store.replicas: must be 1, 3 or 5"));
-  CHECK_THAT(m, Catch::Contains("hubd.yaml:4: dedup_window:"));
-  CHECK_THAT(m, Catch::Contains("hubd.yaml:5: client_timeout_ms:"));
-  CHECK_THAT(m, Catch::Contains("hubd.yaml:6: max_envelope_bytes:"));
-  CHECK_THAT(m, Catch::Contains("hubd.yaml:8: log.level: 'loud' is not a log level"));
+  CHECK_THAT(m, Catch::Contains("hubd.yaml:4: store.open_timeout_ms: must be at least 100"));
+  CHECK_THAT(m, Catch::Contains("hubd.yaml:5: dedup_window:"));
+  CHECK_THAT(m, Catch::Contains("hubd.yaml:6: client_timeout_ms:"));
+  CHECK_THAT(m, Catch::Contains("hubd.yaml:7: max_envelope_bytes:"));
+  CHECK_THAT(m, Catch::Contains("hubd.yaml:9: log.level: 'loud' is not a log level"));
 }
 
 TEST_CASE("a bad value from a flag names the flag; a good file value names nothing", "[config]") {

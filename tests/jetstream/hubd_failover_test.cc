@@ -28,7 +28,9 @@ std::filesystem::path write_config(const hub::test::temp_dir& dir, const std::st
                                    const hub::test::nats_cluster& cluster, bool rules = true) {
   auto path = dir / (name + ".yaml");
   std::ofstream out(path);
-  out << "hub_name: " << name << "\nstore:\n  kind: jetstream\n  replicas: " << cluster.size() << "\n  servers:\n";
+  // A loaded 2-core machine may take longer than the default 15 s to place the stream.
+  out << "hub_name: " << name << "\nstore:\n  kind: jetstream\n  replicas: " << cluster.size()
+      << "\n  open_timeout_ms: 60000\n  servers:\n";
   for (const auto& u : cluster.urls()) out << "    - " << u << "\n";
   if (rules) out << "rules:\n  files: [" << HUB_SOURCE_DIR << "/deploy/rules/a4p.yaml]\n  lease_ttl_ms: 2000\n";
   return path;
@@ -68,6 +70,7 @@ stream_contents read_stream(const hub::test::nats_cluster& cluster) {
   hub::jetstream::store_options o;
   o.servers = cluster.urls();
   o.replicas = cluster.size();
+  o.open_timeout = 60s;
   auto opened = hub::jetstream::open_store(o);
   REQUIRE(opened.is_ok());
   auto& st = *opened.value();

@@ -147,17 +147,6 @@ struct broker::impl {
   std::optional<zmq::socket_t> zap;  // the ZAP handler's socket, when security is on
   std::thread sync_thread;
   bool sync_in_flight = false;
-  // A large batch being appended on the sync thread, for a store whose append() is
-  // costly (store::append_off_loop(): the log hash-chains and writes each record).
-  // Meanwhile the loop reads and verifies the next PUBs and delivers, and calls nothing
-  // of the store but durable_end() and is_durable(); whatever needs more waits for the
-  // job first (settle()).
-  bool job_in_flight = false;
-  std::vector<pending_pub> job;                 // its PUBs, untouched until the reply
-  std::vector<store::append_record> job_recs;   // views into `job`, read by the sync thread
-  offset job_base;                              // the offset of its first record
-  millis job_time = 0;                          // the log time of its records
-  std::chrono::steady_clock::time_point job_read;  // when the turn that started it began
   millis sync_retry_at = 0;
   int stop_pipe[2] = {-1, -1};
   std::atomic<bool> stopping{false};
@@ -273,26 +262,11 @@ struct broker::impl {
       zmq::message_t m;
       if (!unless_interrupted([&] { return s.recv(m); })) continue;
       if (view(m) == "quit") return;
-      auto answer = [&](const std::string& reply) {
-        unless_interrupted([&] { return s.send(zmq::buffer(reply), zmq::send_flags::none); });
-      };
-      auto sync_now = [&] {
-        auto t0 = std::chrono::steady_clock::now();
-        status r = st->sync();
-        auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
-        answer(r ? fmt::format("ok {}", us) : "err " + r.message());
-      };
-      if (view(m) == "append") {
-        // The loop leaves the store alone until it has this answer (see job_in_flight).
-        // A store that wants a sync gets it at once, as a group commit of the batch; the
-        // loop may use the store again while it runs, as with any sync.
-        status r = st->append(job_recs);
-        const bool then_sync = r && st->needs_sync();
-        answer(r ? (then_sync ? "appended sync" : "appended") : "append-failed " + r.message());
-        if (then_sync) sync_now();
-        continue;
-      }
-      sync_now();
+      auto t0 = std::chrono::steady_clock::now();
+      status r = st->sync();
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+      std::string reply = r ? fmt::format("ok {}", us) : "err " + r.message();
+      unless_interrupted([&] { return s.send(zmq::buffer(reply), zmq::send_flags::none); });
     }
   }
 
@@ -610,7 +584,6 @@ struct broker::impl {
       err(identity, Reason::bad_field, "COMMIT on a subscription that has no durable name", s->sub_id);
       return;
     }
-    settle();
     auto r = st->commit_consumer(s->durable, offset{c.next});
     if (!r) {
       err(identity, Reason::store_unavailable, "cannot store the committed offset: " + r.message(), s->sub_id);
@@ -684,7 +657,6 @@ struct broker::impl {
     std::string durable(cmd.durable);
     offset first;
     std::optional<offset> committed;
-    settle();
     if (!durable.empty()) committed = st->consumer_offset(durable);
     if (committed) {
       first = std::max(*committed, st->begin());
@@ -835,7 +807,7 @@ struct broker::impl {
     p.seq = seq;
     p.topic = schema::topic_of(*e);
     p.id = id;
-    p.off = offset{batch_base().value + batch.size()};
+    p.off = offset{st->end().value + batch.size()};
     p.type_index = static_cast<std::size_t>(e->payload_type());
     p.envelope = std::move(msg);
     p.own = std::move(own);
@@ -846,84 +818,20 @@ struct broker::impl {
     batch.push_back(std::move(p));
   }
 
-  // Where the turn's batch starts: after the batch the sync thread is appending, if any.
-  [[nodiscard]] offset batch_base() const {
-    return job_in_flight ? offset{job_base.value + job.size()} : st->end();
-  }
-
-  // A batch this large goes to the sync thread when the store allows it, unless that
-  // thread is syncing: queued behind an fsync, the job would keep the loop from the
-  // store (settle()) for as long as the disk takes.
-  [[nodiscard]] bool offloadable() const {
-    return opts.offload_min_batch > 0 && batch.size() >= opts.offload_min_batch && !sync_in_flight &&
-           st->append_off_loop();
-  }
-
-  static void records_of(const std::vector<pending_pub>& b, millis now, std::vector<store::append_record>& out) {
-    out.clear();
-    out.reserve(b.size());
-    for (const auto& p : b) out.push_back({now, p.id, p.topic, envelope_bytes(p.envelope, p.own), p.signature});
-  }
-
-  // Appends the turn's batch on the loop thread. A large one is left for start_job() at
-  // the end of the turn instead, and while the sync thread appends the last one the
-  // batch waits and grows.
-  void append_batch(bool may_offload = true) {
-    if (batch.empty() || job_in_flight || (may_offload && offloadable())) return;
+  void append_batch() {
+    if (batch.empty()) return;
     millis now = now_millis();
     std::vector<store::append_record> recs;
-    records_of(batch, now, recs);
+    recs.reserve(batch.size());
+    for (auto& p : batch) {
+      auto data = envelope_bytes(p.envelope, p.own);
+      recs.push_back({now, p.id, p.topic, data, p.signature});
+    }
     offset base = st->end();
     status r = st->append(recs);
-    finish_append(batch, r, base);
-  }
-
-  // Hands the turn's large batch to the sync thread (see job_in_flight).
-  void start_job() {
-    if (batch.empty() || job_in_flight || !offloadable()) return;
-    job_base = st->end();
-    job_time = now_millis();
-    job_read = turn_started;
-    job = std::move(batch);
-    batch.clear();
-    records_of(job, job_time, job_recs);
-    // The PAIR peer is connected from bind() on; should the send be refused, append here.
-    if (!sync_sock.send(zmq::str_buffer("append"), zmq::send_flags::dontwait)) {
-      batch = std::move(job);
-      job.clear();
-      append_batch(false);
-      return;
-    }
-    job_in_flight = true;
-    counters.off_loop_appends++;
-  }
-
-  // Waits for the sync thread's append, if one runs, and takes its answer: for the
-  // store calls that may not run beside it.
-  void settle() {
-    while (job_in_flight) {
-      zmq::message_t m;
-      try {
-        if (!sync_sock.recv(m)) continue;
-      } catch (const zmq::error_t& e) {
-        if (e.num() == EINTR) continue;
-        throw;
-      }
-      on_sync_reply(view(m));
-    }
-  }
-
-  // The store's answer to an append of batch b at base (b is then emptied). On success
-  // its PUBs wait for durability; on failure each is refused with store_unavailable, as
-  // is every resend acked against an offset from base on, and a batch gathered
-  // meanwhile is numbered from base again.
-  void finish_append(std::vector<pending_pub>& b, const status& r, offset base) {
-    const bool from_job = &b == &job;
-    const millis now = from_job ? job_time : now_millis();
-    const auto received = from_job ? job_read : turn_started;
     if (!r) {
-      spdlog::error("store refused a batch of {} event(s): {}; publishers are told to retry", b.size(), r.message());
-      for (auto& p : b) {
+      spdlog::error("store refused a batch of {} event(s): {}; publishers are told to retry", batch.size(), r.message());
+      for (auto& p : batch) {
         dedup.erase(p.id);
         if (!p.identity.empty())
           nak(p.identity, p.seq, Reason::store_unavailable,
@@ -938,30 +846,23 @@ struct broker::impl {
           keep.push_back(std::move(a));
       }
       acks.swap(keep);
-      b.clear();
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        batch[i].off = offset{base.value + i};
-        dedup.insert(batch[i].id, batch[i].off);
-      }
+      batch.clear();
       return;
     }
     const bool keep = st->sole_writer();
-    for (auto& p : b) {
+    for (auto& p : batch) {
       counters.events_in++;
       counters.bytes_in += envelope_bytes(p.envelope, p.own).size();
-      if (!p.identity.empty()) acks.push_back({p.identity, p.seq, p.off, false, received});
+      if (!p.identity.empty()) acks.push_back({p.identity, p.seq, p.off, false, turn_started});
       if (keep)
         appended.push_back({p.off, now, p.id, std::move(p.topic), std::move(p.envelope), std::move(p.own),
                             std::move(p.signature)});
     }
-    b.clear();
+    batch.clear();
   }
 
   void request_sync(millis now) {
-    // A batch left for start_job() brings its own sync, which covers everything before it.
-    if (sync_in_flight || job_in_flight || offloadable() || !st->needs_sync() || st->durable_end() >= st->end() ||
-        now < sync_retry_at)
-      return;
+    if (sync_in_flight || !st->needs_sync() || st->durable_end() >= st->end() || now < sync_retry_at) return;
     // The sync thread's PAIR peer is connected from bind() on; a refused send only
     // means it is not ready yet, and the next turn asks again.
     if (sync_sock.send(zmq::str_buffer("sync"), zmq::send_flags::dontwait)) sync_in_flight = true;
@@ -969,31 +870,20 @@ struct broker::impl {
 
   void handle_sync_reply() {
     zmq::message_t m;
-    while (sync_sock.recv(m, zmq::recv_flags::dontwait)) on_sync_reply(view(m));
-  }
-
-  // One answer of the sync thread: "appended", "appended sync" (a sync answer follows),
-  // "append-failed <why>" for a job; "ok <µs>" or "err <why>" for a sync.
-  void on_sync_reply(std::string_view v) {
-    if (v.starts_with("append")) {
-      job_in_flight = false;
-      constexpr std::string_view failed = "append-failed ";
-      status r = v.starts_with(failed) ? status::io_error(std::string(v.substr(failed.size()))) : status::ok();
-      finish_append(job, r, job_base);
-      if (v == "appended sync") sync_in_flight = true;
-      return;
-    }
-    sync_in_flight = false;
-    if (v.substr(0, 3) == "ok " && hooks.on_sync) {
-      try {
-        hooks.on_sync(std::stod(std::string(v.substr(3))) / 1e6);
-      } catch (const std::exception&) {
+    while (sync_sock.recv(m, zmq::recv_flags::dontwait)) {
+      sync_in_flight = false;
+      auto v = view(m);
+      if (v.substr(0, 3) == "ok " && hooks.on_sync) {
+        try {
+          hooks.on_sync(std::stod(std::string(v.substr(3))) / 1e6);
+        } catch (const std::exception&) {
+        }
       }
-    }
-    if (v.substr(0, 3) == "err") {
-      spdlog::error("store sync failed: {}; acknowledgements wait until it succeeds", v.substr(4));
-      sync_retry_at = now_millis() + 100;
-      refuse_undurable(std::string(v.substr(4)));
+      if (v.substr(0, 3) == "err") {
+        spdlog::error("store sync failed: {}; acknowledgements wait until it succeeds", v.substr(4));
+        sync_retry_at = now_millis() + 100;
+        refuse_undurable(v.substr(4));
+      }
     }
   }
 
@@ -1001,8 +891,7 @@ struct broker::impl {
   // cannot tell what reached the disk after a failed fsync). Every PUB waiting for a
   // dropped record is refused with store_unavailable and its id forgotten, so that the
   // publisher's resend is stored again instead of waiting on a record that is gone.
-  void refuse_undurable(const std::string& why) {
-    settle();  // an append queued behind the failed sync fails too, and is answered first
+  void refuse_undurable(std::string_view why) {
     const offset before = st->end();
     st->discard_undurable();
     const offset kept = st->end();
@@ -1027,15 +916,8 @@ struct broker::impl {
   // Mirrors, delivers and acks everything that became durable since the last turn. The
   // events go out first: subscribers wait for them, and a publisher's ACK follows in the
   // same turn (docs/protocol.md promises no order between the two).
-  // What the loop may take as durable: not the records of a batch the sync thread is
-  // still appending, which reach `appended` with its answer.
-  [[nodiscard]] offset durable_now() const {
-    const offset d = st->durable_end();
-    return job_in_flight ? std::min(d, job_base) : d;
-  }
-
   void advance_durable() {
-    deliver_durable(durable_now());
+    deliver_durable(st->durable_end());
     // ACKs: one message per client, entries for every PUB now durable (including
     // resends of events stored long ago, even when nothing new became durable).
     const auto ack_time = std::chrono::steady_clock::now();
@@ -1077,7 +959,6 @@ struct broker::impl {
         continue;
       }
       // Not appended by this broker in this run (written before a restart): read back.
-      settle();
       const offset upto = appended.empty() ? d : std::min(d, appended.front().off);
       auto r = st->read(from, upto, 4096, [&](const store::record_view& v) {
         on_new_record(v);
@@ -1182,7 +1063,6 @@ struct broker::impl {
   std::vector<lagging_reader> lagging;
 
   void serve_lagging() {
-    if (job_in_flight) return;  // after the job's answer, before the next job starts
     lagging.clear();
     for (auto& [h, s] : subs) {
       if (s.live) continue;
@@ -1269,7 +1149,6 @@ struct broker::impl {
     }
     if (now >= next_retention) {
       next_retention = now + opts.retention_interval_ms;
-      settle();
       st->enforce_retention(now);
     }
     if (hooks.on_status && now >= next_status) {
@@ -1280,7 +1159,6 @@ struct broker::impl {
 
   std::string status_json() {
     using nlohmann::json;
-    settle();
     auto ss = st->stats();
     json j;
     j["hub_id"] = hub_id;
@@ -1302,7 +1180,6 @@ struct broker::impl {
                      {"duplicates", counters.duplicates},   {"bytes_in", counters.bytes_in},
                      {"bytes_out", counters.bytes_out},     {"mirror_sent", counters.mirror_sent},
                      {"mirror_dropped", counters.mirror_dropped}, {"credit_stalls", counters.credit_stalls},
-                     {"off_loop_appends", counters.off_loop_appends},
                      {"clients_dropped", counters.clients_dropped}, {"auth_denied", counters.auth_denied},
                      {"acl_denied", counters.acl_denied}, {"disconnects", counters.disconnects},
                      {"naks", naks}, {"errs", errs}};
@@ -1398,7 +1275,6 @@ struct broker::impl {
   }
 
   bool has_deliverable_lagging() const {
-    if (job_in_flight) return false;  // the job's answer wakes the loop
     for (const auto& [h, s] : subs)
       if (!s.live && s.credit > 0 && s.cursor < last_durable) return true;
     return false;
@@ -1435,7 +1311,6 @@ struct broker::impl {
       housekeeping(now);
       for (auto& id : gone) drop_client(id, "unreachable");
       gone.clear();
-      start_job();
     } catch (const std::exception& e) {
       spdlog::error("internal error in the event loop: {}", e.what());
     }
@@ -1443,9 +1318,8 @@ struct broker::impl {
 
   void shutdown() {
     spdlog::info("shutting down: finishing the last batch");
-    settle();
     verify_deferred();
-    append_batch(false);
+    append_batch();
     // Let an in-flight or final sync finish so that everything acked is durable.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (std::chrono::steady_clock::now() < deadline) {

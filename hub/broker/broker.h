@@ -38,10 +38,6 @@ struct broker_options {
   std::size_t max_envelope_bytes = 1 << 20;
   std::size_t max_batch = 1024;           // client messages handled per loop turn
   std::size_t delivery_burst = 512;       // events sent to one lagging subscription per turn
-  // A batch of at least this many PUBs is appended on the sync thread while the loop goes
-  // on, when the store's append is costly (store::append_off_loop()); smaller ones are
-  // appended on the loop, which costs no hand-off. 0: always on the loop.
-  std::size_t offload_min_batch = 64;
   millis retention_interval_ms = 10'000;  // how often retention runs
   // Security: with an ACL, the client socket requires CURVE (curve_secret_key, Z85) and
   // a ZAP handler admits only the ACL's public keys; every PUB, SUB and delivery is
@@ -80,7 +76,6 @@ struct broker_counters {
   std::uint64_t mirror_sent = 0;
   std::uint64_t mirror_dropped = 0;
   std::uint64_t credit_stalls = 0;    // times a live subscription ran out of credit
-  std::uint64_t off_loop_appends = 0; // batches appended on the sync thread (offload_min_batch)
   std::uint64_t clients_dropped = 0;  // clients gone (unreachable or timed out)
   std::uint64_t auth_denied = 0;      // connections refused by the ZAP handler
   std::uint64_t acl_denied = 0;       // PUB, SUB or deliveries refused by the ACL

@@ -407,9 +407,6 @@ class event_log final : public hub::store::store {
   }
 
   offset durable_end() const override { return offset{durable_end_.load()}; }
-  // The hash chain and the write cost about a microsecond a record: worth a hand-off for
-  // a large batch. durable_end() is an atomic and is_durable() keeps its default.
-  bool append_off_loop() const override { return true; }
   offset begin() const override { return offset{begin_}; }
   offset end() const override { return offset{end_}; }
 

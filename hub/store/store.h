@@ -4,8 +4,7 @@
 //
 // Threading contract:
 // - append(), read(), offset_at_time(), the consumer calls and stats() are called by
-//   the event loop thread only; append() of a store whose append_off_loop() is true may
-//   also be called by the sync thread, while the loop waits for it (see there).
+//   the event loop thread only.
 // - sync() is called by the hub's sync thread only, concurrently with the loop's calls;
 //   an implementation makes that safe (e.g. fsync on a file the loop only appends to).
 // - durable_end() may be called from any thread.
@@ -106,11 +105,6 @@ class store {
   // order and numbered as appended, so that the broker may deliver what it appended
   // from its own memory instead of reading it back. False for a shared store.
   [[nodiscard]] virtual bool sole_writer() const { return true; }
-  // True when append() costs enough (the log hash-chains and writes each record) that
-  // the broker may call it, for a large batch, on its sync thread while the loop goes
-  // on. The loop then calls nothing but durable_end(), is_durable(), stored_offset() and
-  // append_off_loop() until append() has returned; sync() is never called beside it.
-  [[nodiscard]] virtual bool append_off_loop() const { return false; }
 
   // First retained offset (grows with retention) and the next offset to assign.
   [[nodiscard]] virtual offset begin() const = 0;

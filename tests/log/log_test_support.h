@@ -93,16 +93,14 @@ inline bool is_record(const read_record& rec, std::uint64_t n, std::size_t size 
 }
 
 // A file system that passes everything to the real one, except what a test arms:
-// every write from number fail_write_from on (fail_write_count of them; -1: all) fails
-// with "no space" (after writing half of its bytes when partial is set), fsync fails
-// when fail_sync is set, the lock fails with "permission denied" when deny_lock is
-// set, between hold_syncs() and release_syncs() every file fsync waits (then fails or
-// not, by fail_sync), and between hold_writes() and release_writes() every write.
+// every write from number fail_write_from on fails with "no space" (after writing
+// half of its bytes when partial is set), fsync fails when fail_sync is set, the
+// lock fails with "permission denied" when deny_lock is set, and between hold_syncs()
+// and release_syncs() every file fsync waits (then fails or not, by fail_sync).
 class faulty_file_system final : public file_system {
  public:
   std::atomic<int> writes{0};
   std::atomic<int> fail_write_from{-1};
-  std::atomic<int> fail_write_count{-1};
   std::atomic<bool> partial{false};
   std::atomic<bool> fail_sync{false};
   std::atomic<int> syncs{0};
@@ -123,22 +121,6 @@ class faulty_file_system final : public file_system {
   int syncs_waiting() {
     std::lock_guard lk(gate_mu_);
     return waiting_;
-  }
-  void hold_writes() {
-    std::lock_guard lk(gate_mu_);
-    writes_held_ = true;
-  }
-  void release_writes() {
-    {
-      std::lock_guard lk(gate_mu_);
-      writes_held_ = false;
-    }
-    gate_cv_.notify_all();
-  }
-  // File writes waiting at their gate now.
-  int writes_waiting() {
-    std::lock_guard lk(gate_mu_);
-    return writes_waiting_;
   }
 
   result<std::unique_ptr<file>> open(const std::filesystem::path& p, open_mode mode) override {
@@ -168,29 +150,19 @@ class faulty_file_system final : public file_system {
     gate_cv_.wait(lk, [this] { return !held_; });
     --waiting_;
   }
-  void wait_at_write_gate() {
-    std::unique_lock lk(gate_mu_);
-    ++writes_waiting_;
-    gate_cv_.wait(lk, [this] { return !writes_held_; });
-    --writes_waiting_;
-  }
 
   std::mutex gate_mu_;
   std::condition_variable gate_cv_;
   bool held_ = false;
   int waiting_ = 0;
-  bool writes_held_ = false;
-  int writes_waiting_ = 0;
 
   class faulty_file final : public file {
    public:
     faulty_file(faulty_file_system& owner, std::unique_ptr<file> f) : owner_(owner), f_(std::move(f)) {}
     status write_at(std::uint64_t pos, std::span<const std::uint8_t> data) override {
-      owner_.wait_at_write_gate();
       int n = owner_.writes.fetch_add(1);
       int from = owner_.fail_write_from.load();
-      int count = owner_.fail_write_count.load();
-      if (from >= 0 && n >= from && (count < 0 || n < from + count)) {
+      if (from >= 0 && n >= from) {
         if (owner_.partial.load() && data.size() > 1) (void)f_->write_at(pos, data.first(data.size() / 2));
         return status::no_space("write at byte " + std::to_string(pos) + " failed: No space left on device (injected)");
       }

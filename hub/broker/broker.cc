@@ -79,6 +79,7 @@ struct broker::impl {
     std::string ack_duplicates;                     // seqs among them that were resends
     bool published = false;                         // it has sent a PUB (its role in the status)
     bool hello = false;                             // it said HELLO to this hub instance
+    bool unread = false;                            // its outbox overflowed: dropped at the turn's end
   };
 
   // A PUB of this turn waiting for its signature check (or behind one that does).
@@ -172,7 +173,8 @@ struct broker::impl {
   std::vector<zmq::message_t> frames;
   std::vector<frame> frame_views;
   std::chrono::steady_clock::time_point turn_started;  // when this turn's messages were read
-  std::vector<std::string> gone;  // clients found unreachable this turn
+  std::vector<std::string> gone;    // clients found unreachable this turn
+  std::vector<std::string> unread;  // clients that left more than max_outbox replies unread
   std::size_t mirror_index = 0, zap_index = 0, monitor_index = 0;
 
   impl(broker_options o, std::unique_ptr<store::store> s, broker_hooks h)
@@ -198,8 +200,8 @@ struct broker::impl {
     try {
       router.set(zmq::sockopt::router_mandatory, 1);
       router.set(zmq::sockopt::linger, 0);
-      router.set(zmq::sockopt::sndhwm, 100000);
-      router.set(zmq::sockopt::rcvhwm, 100000);
+      router.set(zmq::sockopt::sndhwm, opts.client_hwm);
+      router.set(zmq::sockopt::rcvhwm, opts.client_hwm);
       // A message far beyond the envelope limit is cut off by ZeroMQ (the peer is dropped);
       // anything up to it reaches the verifier and gets a clear NAK.
       router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(opts.max_envelope_bytes * 4 + 4096));
@@ -326,12 +328,21 @@ struct broker::impl {
     if (identity.empty()) return;
     auto it = clients.find(identity);
     if (it != clients.end() && !it->second.outbox.empty()) {
-      it->second.outbox.push_back({std::string(f)...});
+      queue_reply(it->second, {std::string(f)...});
       return;
     }
-    if (!send_to(identity, std::forward<F>(f)...)) {
-      auto& c = touch_client(identity, false);
-      c.outbox.push_back({std::string(f)...});
+    if (!send_to(identity, std::forward<F>(f)...)) queue_reply(touch_client(identity, false), {std::string(f)...});
+  }
+
+  // A reply that the client's full pipe refused waits in its outbox. A client that lets
+  // max_outbox of them pile up is not reading what it asked for: it is dropped at the end
+  // of the turn (subscriptions, outbox and all), so that it cannot fill the hub's memory.
+  void queue_reply(client& c, std::vector<std::string> parts) {
+    if (c.outbox.size() < opts.max_outbox) {
+      c.outbox.push_back(std::move(parts));
+    } else if (!c.unread) {
+      c.unread = true;
+      unread.push_back(c.identity);
     }
   }
 
@@ -513,7 +524,7 @@ struct broker::impl {
     return c;
   }
 
-  void drop_client(const std::string& identity, const char* why) {
+  void drop_client(const std::string& identity, std::string_view why) {
     auto it = clients.find(identity);
     if (it == clients.end()) return;
     spdlog::info("client {} dropped: {}; {} subscription(s) ended", client_label(identity), why,
@@ -1311,6 +1322,10 @@ struct broker::impl {
       housekeeping(now);
       for (auto& id : gone) drop_client(id, "unreachable");
       gone.clear();
+      for (auto& id : unread)
+        drop_client(id, fmt::format("it does not read its replies ({} waiting beyond ZeroMQ's queue of {})",
+                                    opts.max_outbox, opts.client_hwm));
+      unread.clear();
     } catch (const std::exception& e) {
       spdlog::error("internal error in the event loop: {}", e.what());
     }

@@ -37,6 +37,11 @@ struct broker_options {
   millis client_timeout_ms = 10'000;
   std::size_t max_envelope_bytes = 1 << 20;
   std::size_t max_batch = 1024;           // client messages handled per loop turn
+  int client_hwm = 100'000;               // ZeroMQ's queue per client connection, each way (messages)
+  // Replies (ACK, NAK, STATUS...) queued for a client beyond a full ZeroMQ queue. A client
+  // that leaves more unread is dropped: its subscriptions end and its queue is freed.
+  // Deliveries never queue here: credit bounds them.
+  std::size_t max_outbox = 10'000;
   std::size_t delivery_burst = 512;       // events sent to one lagging subscription per turn
   millis retention_interval_ms = 10'000;  // how often retention runs
   // Security: with an ACL, the client socket requires CURVE (curve_secret_key, Z85) and

@@ -665,6 +665,12 @@ struct broker::impl {
       err(identity, Reason::duplicate_subscription, fmt::format("subscription {} already exists", sub_id), sub_id);
       return;
     }
+    if (c.subs.size() >= opts.max_subscriptions) {
+      err(identity, Reason::too_many_subscriptions,
+          fmt::format("this client holds {} subscriptions, as many as the hub allows; UNSUB one first", c.subs.size()),
+          sub_id);
+      return;
+    }
     std::string durable(cmd.durable);
     offset first;
     std::optional<offset> committed;

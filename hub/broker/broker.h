@@ -42,6 +42,8 @@ struct broker_options {
   // that leaves more unread is dropped: its subscriptions end and its queue is freed.
   // Deliveries never queue here: credit bounds them.
   std::size_t max_outbox = 10'000;
+  // Subscriptions one client may hold at a time; a SUB beyond gets ERR too_many_subscriptions.
+  std::size_t max_subscriptions = 10'000;
   std::size_t delivery_burst = 512;       // events sent to one lagging subscription per turn
   millis retention_interval_ms = 10'000;  // how often retention runs
   // Security: with an ACL, the client socket requires CURVE (curve_secret_key, Z85) and

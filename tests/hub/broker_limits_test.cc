@@ -1,0 +1,143 @@
+// What one client may hold of the hub: a client that asks and never reads fills ZeroMQ's
+// queue to it, then its outbox in the hub, and at max_outbox the hub drops it, frees
+// what it held and serves everyone else as before; a client's subscriptions are capped
+// at max_subscriptions.
+#include <catch2/catch.hpp>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "adapters/sdk/sdk.h"
+#include "hub/store/memory_store.h"
+#include "schemas/schema.h"
+#include "schemas/wire.h"
+#include "tests/support/hubd_process.h"
+#include "tests/support/running_broker.h"
+
+namespace {
+
+namespace wire = hub::wire;
+using namespace std::chrono_literals;
+
+void send(zmq::socket_t& s, const std::vector<std::string>& frames) {
+  for (std::size_t i = 0; i < frames.size(); ++i)
+    s.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+}
+
+// The hub's status, asked over its own connection (which reads every reply).
+nlohmann::json status(zmq::socket_t& s) {
+  send(s, {std::string(wire::cmd_status)});
+  std::vector<zmq::message_t> reply;
+  zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+  REQUIRE(zmq::poll(&item, 1, 10s) > 0);
+  REQUIRE(zmq::recv_multipart(s, std::back_inserter(reply)));
+  REQUIRE(reply.size() == 2);
+  REQUIRE(reply[0].to_string_view() == wire::rep_status);
+  return nlohmann::json::parse(reply[1].to_string());
+}
+
+}  // namespace
+
+TEST_CASE("a client that never reads its replies is dropped once max_outbox of them wait, and the hub serves on",
+          "[broker][limits]") {
+  auto o = hub::test::loopback_options();
+  o.client_hwm = 16;
+  o.max_outbox = 64;
+  hub::test::running_broker hub(o, hub::store::make_memory_store());
+  zmq::context_t ctx;
+
+  zmq::socket_t observer(ctx, zmq::socket_type::dealer);
+  observer.set(zmq::sockopt::linger, 0);
+  observer.connect(hub.endpoint());
+  REQUIRE(status(observer)["counters"]["clients_dropped"] == 0);
+
+  zmq::socket_t greedy(ctx, zmq::socket_type::dealer);
+  greedy.set(zmq::sockopt::linger, 0);
+  greedy.set(zmq::sockopt::rcvhwm, 1);
+  greedy.set(zmq::sockopt::rcvbuf, 4096);  // a small kernel buffer too: what it does not read piles up soon
+  greedy.connect(hub.endpoint());
+  send(greedy, {std::string(wire::cmd_hello), std::string(wire::protocol_version), "greedy"});
+  send(greedy, {std::string(wire::cmd_sub), wire::u64_frame(1), "peacekeeping.>", std::string(wire::start_new),
+                wire::u64_frame(0), "", wire::u64_frame(0)});
+  REQUIRE(hub::test::wait_for([&] { return status(observer)["subscriptions"].size() == 1; }));
+
+  // STATUS after STATUS, none of the replies read, in bursts; between bursts the
+  // observer looks. Bounded: 500 bursts of 100.
+  bool dropped = false;
+  for (int burst = 0; burst < 500 && !dropped; ++burst) {
+    for (int i = 0; i < 100; ++i) (void)greedy.send(zmq::buffer(wire::cmd_status), zmq::send_flags::dontwait);
+    // (Requests of the greedy client still queued reach the hub as a new session, which
+    // may be dropped again in turn.)
+    dropped = status(observer)["counters"]["clients_dropped"].get<int>() >= 1;
+  }
+  REQUIRE(dropped);
+  // Its subscription ended with it; the observer is served as before.
+  CHECK(status(observer)["subscriptions"].empty());
+}
+
+TEST_CASE("a SUB beyond max_subscriptions is refused with too_many_subscriptions until the client ends one",
+          "[broker][limits]") {
+  auto o = hub::test::loopback_options();
+  o.max_subscriptions = 3;
+  hub::test::running_broker hub(o, hub::store::make_memory_store());
+  zmq::context_t ctx;
+  zmq::socket_t c(ctx, zmq::socket_type::dealer);
+  c.set(zmq::sockopt::linger, 0);
+  c.connect(hub.endpoint());
+  auto next = [&] {
+    std::vector<zmq::message_t> reply;
+    zmq::pollitem_t item{c.handle(), 0, ZMQ_POLLIN, 0};
+    REQUIRE(zmq::poll(&item, 1, 10s) > 0);
+    REQUIRE(zmq::recv_multipart(c, std::back_inserter(reply)));
+    REQUIRE_FALSE(reply.empty());
+    return reply;
+  };
+  auto subscribe = [&](std::uint64_t id) {
+    send(c, {std::string(wire::cmd_sub), wire::u64_frame(id), "peacekeeping.>", std::string(wire::start_new),
+             wire::u64_frame(0), "", wire::u64_frame(10)});
+    return next();
+  };
+  send(c, {std::string(wire::cmd_hello), std::string(wire::protocol_version), "many-subs"});
+  REQUIRE(next()[0].to_string_view() == wire::rep_welcome);
+  for (std::uint64_t id = 1; id <= 3; ++id) REQUIRE(subscribe(id)[0].to_string_view() == wire::rep_subok);
+
+  auto refused = subscribe(4);
+  REQUIRE(refused.size() == 4);
+  CHECK(refused[0].to_string_view() == wire::rep_err);
+  CHECK(wire::parse_u16({refused[1].data<std::uint8_t>(), refused[1].size()}) ==
+        static_cast<std::uint16_t>(hub::schema::Reason::too_many_subscriptions));
+  CHECK_THAT(refused[2].to_string(), Catch::Contains("3 subscriptions"));
+  CHECK(wire::parse_u64({refused[3].data<std::uint8_t>(), refused[3].size()}) == 4u);
+
+  send(c, {std::string(wire::cmd_unsub), wire::u64_frame(2)});
+  REQUIRE(next()[0].to_string_view() == wire::rep_unsubok);
+  CHECK(subscribe(4)[0].to_string_view() == wire::rep_subok);
+}
+
+TEST_CASE("an SDK subscriber refused for too many subscriptions says so and does not ask again", "[broker][limits][sdk]") {
+  auto o = hub::test::loopback_options();
+  o.max_subscriptions = 0;  // a hub that takes no subscription at all
+  hub::test::running_broker hub(o, hub::store::make_memory_store());
+  hub::sdk::subscriber::options so;
+  so.connection.endpoints = {hub.endpoint()};
+  so.connection.client_name = "refused-subscriber";
+  hub::sdk::subscriber sub(so);
+  REQUIRE(hub::test::wait_for([&] {
+    (void)sub.next(10ms);
+    return !sub.last_error().empty();
+  }));
+  CHECK_THAT(sub.last_error(), Catch::Contains("as many as the hub allows"));
+  // Final: polling on does not send the SUB again.
+  zmq::context_t ctx;
+  zmq::socket_t observer(ctx, zmq::socket_type::dealer);
+  observer.set(zmq::sockopt::linger, 0);
+  observer.connect(hub.endpoint());
+  for (int i = 0; i < 5; ++i) (void)sub.next(20ms);
+  CHECK(status(observer)["counters"]["errs"]["too_many_subscriptions"] == 1);
+}

@@ -30,13 +30,27 @@ void send(zmq::socket_t& s, const std::vector<std::string>& frames) {
     s.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
 }
 
-// The hub's status, asked over its own connection (which reads every reply).
-nlohmann::json status(zmq::socket_t& s) {
-  send(s, {std::string(wire::cmd_status)});
+zmq::socket_t dealer(zmq::context_t& ctx, const std::string& endpoint) {
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.connect(endpoint);
+  return s;
+}
+
+// The next message from the hub, which must come within 10 s.
+std::vector<zmq::message_t> next_reply(zmq::socket_t& s) {
   std::vector<zmq::message_t> reply;
   zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
   REQUIRE(zmq::poll(&item, 1, 10s) > 0);
   REQUIRE(zmq::recv_multipart(s, std::back_inserter(reply)));
+  REQUIRE_FALSE(reply.empty());
+  return reply;
+}
+
+// The hub's status, asked over its own connection (which reads every reply).
+nlohmann::json status(zmq::socket_t& s) {
+  send(s, {std::string(wire::cmd_status)});
+  auto reply = next_reply(s);
   REQUIRE(reply.size() == 2);
   REQUIRE(reply[0].to_string_view() == wire::rep_status);
   return nlohmann::json::parse(reply[1].to_string());
@@ -52,9 +66,7 @@ TEST_CASE("a client that never reads its replies is dropped once max_outbox of t
   hub::test::running_broker hub(o, hub::store::make_memory_store());
   zmq::context_t ctx;
 
-  zmq::socket_t observer(ctx, zmq::socket_type::dealer);
-  observer.set(zmq::sockopt::linger, 0);
-  observer.connect(hub.endpoint());
+  auto observer = dealer(ctx, hub.endpoint());
   REQUIRE(status(observer)["counters"]["clients_dropped"] == 0);
 
   zmq::socket_t greedy(ctx, zmq::socket_type::dealer);
@@ -87,17 +99,8 @@ TEST_CASE("a SUB beyond max_subscriptions is refused with too_many_subscriptions
   o.max_subscriptions = 3;
   hub::test::running_broker hub(o, hub::store::make_memory_store());
   zmq::context_t ctx;
-  zmq::socket_t c(ctx, zmq::socket_type::dealer);
-  c.set(zmq::sockopt::linger, 0);
-  c.connect(hub.endpoint());
-  auto next = [&] {
-    std::vector<zmq::message_t> reply;
-    zmq::pollitem_t item{c.handle(), 0, ZMQ_POLLIN, 0};
-    REQUIRE(zmq::poll(&item, 1, 10s) > 0);
-    REQUIRE(zmq::recv_multipart(c, std::back_inserter(reply)));
-    REQUIRE_FALSE(reply.empty());
-    return reply;
-  };
+  auto c = dealer(ctx, hub.endpoint());
+  auto next = [&] { return next_reply(c); };
   auto subscribe = [&](std::uint64_t id) {
     send(c, {std::string(wire::cmd_sub), wire::u64_frame(id), "peacekeeping.>", std::string(wire::start_new),
              wire::u64_frame(0), "", wire::u64_frame(10)});
@@ -135,9 +138,7 @@ TEST_CASE("an SDK subscriber refused for too many subscriptions says so and does
   CHECK_THAT(sub.last_error(), Catch::Contains("as many as the hub allows"));
   // Final: polling on does not send the SUB again.
   zmq::context_t ctx;
-  zmq::socket_t observer(ctx, zmq::socket_type::dealer);
-  observer.set(zmq::sockopt::linger, 0);
-  observer.connect(hub.endpoint());
+  auto observer = dealer(ctx, hub.endpoint());
   for (int i = 0; i < 5; ++i) (void)sub.next(20ms);
   CHECK(status(observer)["counters"]["errs"]["too_many_subscriptions"] == 1);
 }

@@ -72,7 +72,8 @@ result<hub_config> load_file(const std::filesystem::path& path) {
   reader r{path.string(), {}, &c.origin};
   if (!root.IsMap()) return status::config_error(fmt::format("{}:1: the config must be a mapping of keys", path.string()));
   r.check_keys(root, {"hub_name", "endpoint", "mirror_endpoint", "data_dir", "http", "store", "dedup_window",
-                      "client_timeout_ms", "max_envelope_bytes", "rules", "log", "security"}, "");
+                      "client_timeout_ms", "max_envelope_bytes", "max_subscriptions_per_client",
+                      "max_unread_replies", "rules", "log", "security"}, "");
   r.get(root, "hub_name", "", c.hub_name);
   r.get(root, "endpoint", "", c.endpoint);
   r.get(root, "mirror_endpoint", "", c.mirror_endpoint);
@@ -81,6 +82,8 @@ result<hub_config> load_file(const std::filesystem::path& path) {
   r.get(root, "dedup_window", "", c.dedup_window);
   r.get(root, "client_timeout_ms", "", c.client_timeout_ms);
   r.get(root, "max_envelope_bytes", "", c.max_envelope_bytes);
+  r.get(root, "max_subscriptions_per_client", "", c.max_subscriptions_per_client);
+  r.get(root, "max_unread_replies", "", c.max_unread_replies);
   if (auto s = root["store"]) {
     if (!s.IsMap()) {
       r.errors.push_back(fmt::format("{}: key 'store' must be a mapping", r.where(s)));
@@ -172,6 +175,8 @@ status validate(const hub_config& c) {
   if (c.client_timeout_ms < 100) bad("client_timeout_ms", "must be at least 100");
   if (c.max_envelope_bytes < 256 || c.max_envelope_bytes > (64u << 20))
     bad("max_envelope_bytes", "must be between 256 and 67108864");
+  if (c.max_subscriptions_per_client < 1) bad("max_subscriptions_per_client", "must be at least 1");
+  if (c.max_unread_replies < 100) bad("max_unread_replies", "must be at least 100");
   if (c.security && (c.curve_secret_key_file.empty() || c.acl_file.empty()))
     bad("security.enabled", "needs security.curve_secret_key_file and security.acl_file");
   if (c.log_format != "text" && c.log_format != "json")
@@ -209,6 +214,8 @@ std::string to_yaml(const hub_config& c) {
   out << YAML::Key << "dedup_window" << YAML::Value << c.dedup_window;
   out << YAML::Key << "client_timeout_ms" << YAML::Value << c.client_timeout_ms;
   out << YAML::Key << "max_envelope_bytes" << YAML::Value << c.max_envelope_bytes;
+  out << YAML::Key << "max_subscriptions_per_client" << YAML::Value << c.max_subscriptions_per_client;
+  out << YAML::Key << "max_unread_replies" << YAML::Value << c.max_unread_replies;
   out << YAML::Key << "rules" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "files" << YAML::Value << YAML::BeginSeq;
   for (const auto& f : c.rule_files) out << f;

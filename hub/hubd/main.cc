@@ -195,6 +195,8 @@ int main(int argc, char** argv) {
   bo.dedup_window = cfg.dedup_window;
   bo.client_timeout_ms = cfg.client_timeout_ms;
   bo.max_envelope_bytes = cfg.max_envelope_bytes;
+  bo.max_subscriptions = static_cast<std::size_t>(cfg.max_subscriptions_per_client);
+  bo.max_outbox = static_cast<std::size_t>(cfg.max_unread_replies);
   if (cfg.security) {
     auto key = hub::security::read_secret_key_file(cfg.curve_secret_key_file);
     if (!key) {

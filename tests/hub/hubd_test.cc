@@ -91,6 +91,32 @@ TEST_CASE("hubd --mirror-endpoint given twice takes the last value and --help pr
   CHECK_THAT(h.output, Catch::Contains("--mirror-endpoint") && !Catch::Contains("take_last"));
 }
 
+TEST_CASE("hubd applies max_subscriptions_per_client from its config file", "[hubd][config][limits]") {
+  hub::test::temp_dir d;
+  std::ofstream(d / "hubd.yaml") << "max_subscriptions_per_client: 1\n";
+  hub::test::hubd_process hub({.extra_args = {"--store", "memory"}, .config = d / "hubd.yaml"});
+  zmq::context_t ctx;
+  zmq::socket_t c(ctx, zmq::socket_type::dealer);
+  c.set(zmq::sockopt::linger, 0);
+  c.connect(hub.endpoint());
+  auto subscribe = [&](std::uint64_t id) {
+    const std::string sub_id = hub::wire::u64_frame(id), pattern = ">", arg = hub::wire::u64_frame(0), durable,
+                      credit = hub::wire::u64_frame(10);
+    std::array<zmq::const_buffer, 7> f = {zmq::buffer(hub::wire::cmd_sub), zmq::buffer(sub_id), zmq::buffer(pattern),
+                                          zmq::buffer(hub::wire::start_new), zmq::buffer(arg),   zmq::buffer(durable),
+                                          zmq::buffer(credit)};
+    zmq::send_multipart(c, f);
+    return recv_reply(c);
+  };
+  auto first = subscribe(1);
+  REQUIRE_FALSE(first.empty());
+  CHECK(str(first[0]) == "SUBOK");
+  auto second = subscribe(2);
+  REQUIRE(second.size() == 4);
+  CHECK(str(second[0]) == "ERR");
+  CHECK_THAT(str(second[2]), Catch::Contains("1 subscriptions, as many as the hub allows"));
+}
+
 TEST_CASE("events published over raw sockets are acked and delivered in order", "[hubd][protocol]") {
   hub::test::hubd_process hub({.extra_args = {"--store", "memory"}});
   zmq::context_t ctx;

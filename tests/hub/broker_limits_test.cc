@@ -133,7 +133,8 @@ TEST_CASE("a SUB beyond max_subscriptions is refused with too_many_subscriptions
   CHECK(subscribe(4)[0].to_string_view() == wire::rep_subok);
 }
 
-TEST_CASE("an SDK subscriber refused for too many subscriptions says so and does not ask again", "[broker][limits][sdk]") {
+TEST_CASE("an SDK subscriber refused for too many subscriptions reports the hub's reason, and the hub counts it",
+          "[broker][limits][sdk]") {
   auto o = hub::test::loopback_options();
   o.max_subscriptions = 0;  // a hub that takes no subscription at all
   hub::test::running_broker hub(o, hub::store::make_memory_store());
@@ -146,7 +147,8 @@ TEST_CASE("an SDK subscriber refused for too many subscriptions says so and does
     return !sub.last_error().empty();
   }));
   CHECK_THAT(sub.last_error(), Catch::Contains("as many as the hub allows"));
-  // Final: polling on does not send the SUB again.
+  // One refusal, counted by reason in the status; polling on does not ask again. (That
+  // the SDK also keeps from asking after a new session is not exercised here.)
   zmq::context_t ctx;
   auto observer = dealer(ctx, hub.endpoint());
   for (int i = 0; i < 5; ++i) (void)sub.next(20ms);

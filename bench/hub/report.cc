@@ -207,11 +207,14 @@ int main(int argc, char** argv) {
         true);
   check("credit delivery, 4 subs >= 0.5x forwarder aggregate", find("hub.fanout4."), find("zmq.fanout4"), 0.5, true,
         true);
-  check("latency: mirror p99 <= NATS core p99", find("hub.latency.mirror"), find("nats.latency"), 1, false);
+  // The hub's latency targets are checked on its latency setting (the idle poll), as
+  // NATS core's is on SendAsap; the rows with hubd's default are printed beside them.
+  check("latency: mirror p99 <= NATS core p99", find("hub.latency.mirror.fsync_never_idle_poll"), find("nats.latency"),
+        1, false);
   // JetStream never fsyncs (bench/README.md), so its latency, like its acked rate, is
   // compared with the hub's fsync-never path; the fsync-per-batch path is shown beside it.
   check("latency: acked durable path (fsync never, as JetStream) p99 <= 0.2x JetStream p99",
-        find("hub.latency.durable.fsync_never"), find("js.latency"), 0.2, false);
+        find("hub.latency.durable.fsync_never_idle_poll"), find("js.latency"), 0.2, false);
   const std::size_t issue_targets = targets.size();
   check("for reference: acked durable path with every ACK on disk (fsync batch) p99 <= 0.2x JetStream p99",
         find("hub.latency.durable.fsync_batch"), find("js.latency"), 0.2, false);

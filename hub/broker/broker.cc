@@ -1,6 +1,7 @@
 #include "hub/broker/broker.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -1199,8 +1200,10 @@ struct broker::impl {
                      {"mirror_dropped", counters.mirror_dropped}, {"credit_stalls", counters.credit_stalls},
                      {"clients_dropped", counters.clients_dropped}, {"auth_denied", counters.auth_denied},
                      {"acl_denied", counters.acl_denied}, {"disconnects", counters.disconnects},
+                     {"busy_polled_turns", counters.busy_polled_turns},
                      {"naks", naks}, {"errs", errs}};
     j["security"] = opts.acl ? "curve" : "off";
+    j["idle_poll_us"] = opts.idle_poll.count();
     millis now = now_millis();
     json cl = json::array();
     std::unordered_map<std::string_view, std::size_t> in_flight_of;  // one pass over the pending ACKs
@@ -1257,12 +1260,15 @@ struct broker::impl {
     if (zap) items.push_back({zap->handle(), 0, ZMQ_POLLIN, 0});
     monitor_index = items.size();
     items.push_back({monitor_sock.handle(), 0, ZMQ_POLLIN, 0});
+    auto last_work = std::chrono::steady_clock::time_point::min();
     while (!stopping.load()) {
       long timeout = 100;
       bool pending_work = !internal_out.empty() || has_deliverable_lagging();
       if (pending_work) timeout = 0;
       try {
-        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout));
+        bool ready = !pending_work && idle_poll(items, last_work);
+        if (ready || zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout)) > 0)
+          last_work = std::chrono::steady_clock::now();
       } catch (const zmq::error_t& e) {
         if (e.num() == EINTR) continue;
         spdlog::error("poll failed: {}", e.what());
@@ -1289,6 +1295,22 @@ struct broker::impl {
       turn(items);
     }
     shutdown();
+  }
+
+  // Polls without sleeping until a socket is ready or opts.idle_poll has passed since
+  // the last wake-up that had work. True when something is ready (items' revents are set).
+  bool idle_poll(std::vector<zmq::pollitem_t>& items, std::chrono::steady_clock::time_point last_work) {
+    if (opts.idle_poll.count() <= 0) return false;
+    const auto until = last_work + opts.idle_poll;
+    while (std::chrono::steady_clock::now() < until) {
+      if (zmq::poll(items.data(), items.size(), std::chrono::milliseconds(0)) > 0) {
+        counters.busy_polled_turns++;
+        return true;
+      }
+      // Any other thread ready on this core (ZeroMQ's I/O thread, a client's) runs first.
+      ::sched_yield();
+    }
+    return false;
   }
 
   bool has_deliverable_lagging() const {

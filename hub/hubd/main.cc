@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
       ready_file;
   std::vector<std::string> rules;
   std::string alertmanager;
+  std::int64_t idle_poll_us = 0;
   bool print_config = false;
   app.add_option("--config", config_file, "YAML configuration file")->check(CLI::ExistingFile);
   app.add_option("--endpoint", endpoint, "client socket, e.g. tcp://127.0.0.1:7460 (port * picks a free one)")->take_last();
@@ -140,6 +141,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"batch", "interval", "never"}))->take_last();
   app.add_option("--rules", rules, "rule files (repeatable); overrides rules.files of the config");
   app.add_option("--alertmanager", alertmanager, "send alerts to this Alertmanager, e.g. http://127.0.0.1:9093")->take_last();
+  app.add_option("--idle-poll-us", idle_poll_us,
+                 "keep polling this many µs without sleeping after work: lower latency for up to a core (default 0)")
+      ->take_last();
   app.add_option("--log-format", log_format, "text (default) or json")->check(CLI::IsMember({"text", "json"}))->take_last();
   app.add_option("--log-level", log_level, "trace, debug, info (default), warn, error")->take_last();
   app.add_option("--ready-file", ready_file, "write the bound endpoints as JSON to this file once serving");
@@ -169,6 +173,7 @@ int main(int argc, char** argv) {
   flag("--fsync", "store.fsync", cfg.store.fsync, fsync);
   flag("--rules", "rules.files", cfg.rule_files, rules);
   flag("--alertmanager", "rules.alertmanager_url", cfg.alertmanager_url, alertmanager);
+  flag("--idle-poll-us", "idle_poll_us", cfg.idle_poll_us, idle_poll_us);
   flag("--log-format", "log.format", cfg.log_format, log_format);
   flag("--log-level", "log.level", cfg.log_level, log_level);
   if (auto v = hub::config::validate(cfg); !v) {
@@ -197,6 +202,7 @@ int main(int argc, char** argv) {
   bo.max_envelope_bytes = cfg.max_envelope_bytes;
   bo.max_subscriptions = static_cast<std::size_t>(cfg.max_subscriptions_per_client);
   bo.max_outbox = static_cast<std::size_t>(cfg.max_unread_replies);
+  bo.idle_poll = std::chrono::microseconds(cfg.idle_poll_us);
   if (cfg.security) {
     auto key = hub::security::read_secret_key_file(cfg.curve_secret_key_file);
     if (!key) {

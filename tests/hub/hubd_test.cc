@@ -117,6 +117,26 @@ TEST_CASE("hubd applies max_subscriptions_per_client from its config file", "[hu
   CHECK_THAT(str(second[2]), Catch::Contains("1 subscriptions, as many as the hub allows"));
 }
 
+TEST_CASE("hubd takes idle_poll_us from its config file, the flag over the file, and shows it in its status",
+          "[hubd][config][idle_poll]") {
+  hub::test::temp_dir d;
+  std::ofstream(d / "hubd.yaml") << "idle_poll_us: 100\n";
+  auto printed = run(std::string(HUBD_PATH) + " --config " + (d / "hubd.yaml").string() + " --print-config");
+  CHECK_THAT(printed.output, Catch::Contains("idle_poll_us: 100"));
+  hub::test::hubd_process hub(
+      {.extra_args = {"--store", "memory", "--idle-poll-us", "250"}, .config = d / "hubd.yaml"});
+  zmq::context_t ctx;
+  zmq::socket_t c(ctx, zmq::socket_type::dealer);
+  c.set(zmq::sockopt::linger, 0);
+  c.connect(hub.endpoint());
+  c.send(zmq::buffer(hub::wire::cmd_status), zmq::send_flags::none);
+  auto reply = recv_reply(c);
+  REQUIRE(reply.size() == 2);
+  auto status = nlohmann::json::parse(str(reply[1]));
+  CHECK(status["idle_poll_us"] == 250);
+  CHECK(status["counters"].contains("busy_polled_turns"));
+}
+
 TEST_CASE("events published over raw sockets are acked and delivered in order", "[hubd][protocol]") {
   hub::test::hubd_process hub({.extra_args = {"--store", "memory"}});
   zmq::context_t ctx;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <span>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -302,13 +303,14 @@ struct broker::impl {
   // client if it is gone (EHOSTUNREACH).
   template <typename... F>
   bool send_to(const std::string& identity, F&&... f) {
-    return send_parts(identity, {zmq::buffer(identity), zmq::buffer(f)...});
+    const std::array<zmq::const_buffer, 1 + sizeof...(F)> parts{zmq::buffer(identity), zmq::buffer(f)...};
+    return send_parts(identity, parts);  // on the stack: one EVT per event, no allocation
   }
 
   // Sends one multipart message (routing id first). False if the peer's pipe is full
   // (EAGAIN); an unreachable peer counts as sent and is dropped at the end of the turn,
   // so that nothing iterating clients or subscriptions now sees them vanish.
-  bool send_parts(const std::string& identity, const std::vector<zmq::const_buffer>& parts) {
+  bool send_parts(const std::string& identity, std::span<const zmq::const_buffer> parts) {
     try {
       for (std::size_t i = 0; i < parts.size(); ++i) {
         auto flags = zmq::send_flags::dontwait;

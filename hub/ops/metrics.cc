@@ -284,6 +284,10 @@ hub_metrics::hub_metrics()
       duplicates(registry_.add_counter("hub_duplicates_total",
                                        "Publishes whose event id was already stored (acked, not stored again).")
                      .get()),
+      busy_polled_turns(registry_.add_counter("hub_busy_polled_turns_total",
+                                              "Loop wake-ups whose work the idle poll found, without sleeping "
+                                              "(idle_poll_us).")
+                            .get()),
       store_writable(registry_.add_gauge("hub_store_writable", "1 when the store accepts writes, else 0.").get()),
       up(registry_.add_gauge("hub_up", "1 while hubd is running.").get()),
       start_time_seconds(registry_.add_gauge("hub_start_time_seconds", "Unix time hubd started, in seconds.")

@@ -211,6 +211,7 @@ class hub_metrics {
   counter& mirror_dropped;          // hub_mirror_dropped_total
   counter& disconnects;             // hub_disconnects_total: client connections that ended
   counter& duplicates;              // hub_duplicates_total
+  counter& busy_polled_turns;       // hub_busy_polled_turns_total: wake-ups the idle poll found
   gauge& store_writable;            // hub_store_writable: 1 when the store accepts writes
   gauge& up;                        // hub_up: 1 while hubd runs
   gauge& start_time_seconds;        // hub_start_time_seconds: Unix time hubd started

@@ -36,6 +36,7 @@ std::string status_snapshot::to_json() const {
                    {"clients_dropped", counters.clients_dropped},
                    {"disconnects", counters.disconnects},
                    {"rules_evaluated", counters.rules_evaluated},
+                   {"busy_polled_turns", counters.busy_polled_turns},
                    {"naks", counters.naks},
                    {"errs", counters.errs}};
   j["rates"] = {{"events_in_per_s", rates.events_in_per_s},
@@ -123,6 +124,7 @@ result<status_snapshot> status_snapshot::from_json(std::string_view text) {
       read(c, "clients_dropped", s.counters.clients_dropped);
       read(c, "disconnects", s.counters.disconnects);
       read(c, "rules_evaluated", s.counters.rules_evaluated);
+      read(c, "busy_polled_turns", s.counters.busy_polled_turns);
       read(c, "naks", s.counters.naks);
       read(c, "errs", s.counters.errs);
     }

@@ -44,6 +44,7 @@ struct counters_status {
   std::uint64_t clients_dropped = 0;  // clients forgotten (timed out or unreachable)
   std::uint64_t disconnects = 0;      // client connections that ended (closed, or cut off by ZeroMQ)
   std::uint64_t rules_evaluated = 0;  // rule evaluations
+  std::uint64_t busy_polled_turns = 0;  // loop wake-ups the idle poll found
   std::map<std::string, std::uint64_t> naks;  // NAKs by reason name
   std::map<std::string, std::uint64_t> errs;  // ERRs by reason name
 };

@@ -14,6 +14,7 @@ status_snapshot sample() {
   s.uptime_s = 12.5;
   s.store = {"embedded", 0, 42, 41, 42, 9000, 1, true, ""};
   s.counters.events_in = 42;
+  s.counters.busy_polled_turns = 17;
   s.counters.naks["malformed_envelope"] = 2;
   s.rates = {3.5, 7.0, 10.0};
   s.clients.push_back({"00a1", "unmiss-adapter", "publisher", 120, 3});
@@ -40,6 +41,7 @@ TEST_CASE("the status JSON carries every documented field", "[ops][status]") {
   CHECK(j["subscriptions"][0]["lag"] == 2);
   CHECK(j["adapters"][0]["last_heartbeat_ms_ago"] == 900);
   CHECK(j["counters"]["naks"]["malformed_envelope"] == 2);
+  CHECK(j["counters"]["busy_polled_turns"] == 17);
   CHECK(j["rates"]["events_out_per_s"] == 7.0);
 }
 

@@ -16,6 +16,7 @@
 
 #include "hub/store/memory_store.h"
 #include "schemas/wire.h"
+#include "tests/support/raw_client.h"
 #include "tests/support/running_broker.h"
 
 namespace {
@@ -23,20 +24,8 @@ namespace {
 namespace wire = hub::wire;
 using namespace std::chrono_literals;
 
-void send(zmq::socket_t& s, const std::vector<std::string>& frames) {
-  for (std::size_t i = 0; i < frames.size(); ++i)
-    s.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-}
-
-// The next message from the hub, which must come within 10 s.
-std::vector<zmq::message_t> next_reply(zmq::socket_t& s) {
-  std::vector<zmq::message_t> reply;
-  zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
-  REQUIRE(zmq::poll(&item, 1, 10s) > 0);
-  REQUIRE(zmq::recv_multipart(s, std::back_inserter(reply)));
-  REQUIRE_FALSE(reply.empty());
-  return reply;
-}
+using hub::test::next_reply;
+void send(zmq::socket_t& s, const std::vector<std::string>& frames) { hub::test::send_frames(s, frames); }
 
 // A client that has said HELLO.
 zmq::socket_t client(zmq::context_t& ctx, const std::string& endpoint) {

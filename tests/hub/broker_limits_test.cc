@@ -18,6 +18,7 @@
 #include "schemas/schema.h"
 #include "schemas/wire.h"
 #include "tests/support/hubd_process.h"
+#include "tests/support/raw_client.h"
 #include "tests/support/running_broker.h"
 
 namespace {
@@ -25,26 +26,14 @@ namespace {
 namespace wire = hub::wire;
 using namespace std::chrono_literals;
 
-void send(zmq::socket_t& s, const std::vector<std::string>& frames) {
-  for (std::size_t i = 0; i < frames.size(); ++i)
-    s.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-}
+using hub::test::next_reply;
+void send(zmq::socket_t& s, const std::vector<std::string>& frames) { hub::test::send_frames(s, frames); }
 
 zmq::socket_t dealer(zmq::context_t& ctx, const std::string& endpoint) {
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   s.set(zmq::sockopt::linger, 0);
   s.connect(endpoint);
   return s;
-}
-
-// The next message from the hub, which must come within 10 s.
-std::vector<zmq::message_t> next_reply(zmq::socket_t& s) {
-  std::vector<zmq::message_t> reply;
-  zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
-  REQUIRE(zmq::poll(&item, 1, 10s) > 0);
-  REQUIRE(zmq::recv_multipart(s, std::back_inserter(reply)));
-  REQUIRE_FALSE(reply.empty());
-  return reply;
 }
 
 // The hub's status, asked over its own connection (which reads every reply).

@@ -6,12 +6,12 @@
 
 #include <algorithm>
 #include <array>
-#include <span>
 #include <chrono>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <random>
+#include <span>
 #include <thread>
 #include <unordered_map>
 

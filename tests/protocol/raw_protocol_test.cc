@@ -590,7 +590,7 @@ TEST_CASE("SUB from an offset or a time delivers exactly the events from there",
   }
 }
 
-TEST_CASE("a message over ZeroMQ's size limit cuts that connection off, counted and logged; the hub goes on",
+TEST_CASE("a message over ZeroMQ's size limit cuts that connection off, counted and logged: the hub goes on",
           "[protocol][bad-input]") {
   hub::test::hubd_process hub;
   zmq::context_t ctx;
@@ -620,7 +620,7 @@ TEST_CASE("a message over ZeroMQ's size limit cuts that connection off, counted 
   hub_still_serves(ctx, c, hub.endpoint());
 }
 
-TEST_CASE("a subscriber that vanishes mid-stream is dropped and counted; the hub goes on", "[protocol][bad-input]") {
+TEST_CASE("a subscriber that vanishes mid-stream is dropped and counted: the hub goes on", "[protocol][bad-input]") {
   hub::test::hubd_process hub;
   zmq::context_t ctx;
   raw_client c(ctx, hub.endpoint());
@@ -649,7 +649,7 @@ TEST_CASE("a subscriber that vanishes mid-stream is dropped and counted; the hub
   hub_still_serves(ctx, c, hub.endpoint());
 }
 
-TEST_CASE("a publisher that vanishes with PUBs in flight is dropped and counted; its events are stored",
+TEST_CASE("a publisher that vanishes with PUBs in flight is dropped and counted: its events are stored",
           "[protocol][bad-input]") {
   hub::test::temp_dir dir("raw-protocol");
   // A client is forgotten after 3 s of silence (10 s by default) if the hub has sent it

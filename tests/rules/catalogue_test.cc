@@ -554,7 +554,7 @@ TEST_CASE("R2 raises one alert per claimed objective out of scope, and each reso
   CHECK(h.engine().firing().empty());
 }
 
-TEST_CASE("R2 judges the share out of scope per objective; a dropped claim or a widened scope resolves only that "
+TEST_CASE("R2 judges the share out of scope per objective: a dropped claim or a widened scope resolves only that "
           "claim",
           "[rules][catalogue][R2]") {
   harness h(a4p_path());
@@ -1039,7 +1039,7 @@ TEST_CASE("R9 is one alert per cited strategy: info in the grace, warning after 
   CHECK(replayed_emits(h.log()).empty());
 }
 
-TEST_CASE("R9: two objectives of one expired strategy are one alert; the activity ending resolves it",
+TEST_CASE("R9: two objectives of one expired strategy are one alert: the activity ending resolves it",
           "[rules][catalogue][R9]") {
   harness h(a4p_path());
   objective_spec o3{"O3", "Support the 2024 elections", 2, {}, {}, {}};

@@ -590,6 +590,7 @@ struct subscriber::impl {
       } else if (!subscribed && (reason == schema::Reason::bad_pattern || reason == schema::Reason::bad_start ||
                                  reason == schema::Reason::not_authorized ||
                                  reason == schema::Reason::too_many_subscriptions ||
+                                 reason == schema::Reason::too_many_consumers ||
                                  reason == schema::Reason::protocol_version)) {
         spdlog::error("hub refused subscription to \"{}\": {}: {}", opts.pattern, schema::reason_name(reason),
                       last_error);

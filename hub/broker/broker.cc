@@ -588,6 +588,20 @@ struct broker::impl {
     handle_sub(identity, cl, c);
   }
 
+  // A durable name the store does not know yet would be one more consumer: refused with
+  // ERR too_many_consumers when the store already keeps max_consumers of them (each one
+  // is a line of every checkpoint and a label of the lag metric).
+  bool room_for_consumer(const std::string& identity, std::string_view name, std::uint64_t sub_id) {
+    const std::size_t n = st->consumers().size();
+    if (n < opts.max_consumers) return true;
+    err(identity, Reason::too_many_consumers,
+        fmt::format("the hub keeps {} durable consumers, as many as it allows; '{}' would be one more "
+                    "(reuse a name, or remove one with hubctl)",
+                    n, name),
+        sub_id);
+    return false;
+  }
+
   void on_command(const std::string& identity, client&, std::vector<zmq::message_t>&, const cmd_commit& c) {
     auto* s = find_sub(identity, c.sub_id);
     if (s == nullptr) {
@@ -598,6 +612,7 @@ struct broker::impl {
       err(identity, Reason::bad_field, "COMMIT on a subscription that has no durable name", s->sub_id);
       return;
     }
+    if (!st->consumer_offset(s->durable) && !room_for_consumer(identity, s->durable, s->sub_id)) return;
     auto r = st->commit_consumer(s->durable, offset{c.next});
     if (!r) {
       err(identity, Reason::store_unavailable, "cannot store the committed offset: " + r.message(), s->sub_id);
@@ -678,6 +693,7 @@ struct broker::impl {
     offset first;
     std::optional<offset> committed;
     if (!durable.empty()) committed = st->consumer_offset(durable);
+    if (!durable.empty() && !committed && !room_for_consumer(identity, durable, sub_id)) return;
     if (committed) {
       first = std::max(*committed, st->begin());
     } else {

@@ -45,6 +45,9 @@ struct broker_options {
   std::size_t max_outbox = 10'000;
   // Subscriptions one client may hold at a time; a SUB beyond gets ERR too_many_subscriptions.
   std::size_t max_subscriptions = 10'000;
+  // Durable consumer names the store keeps; a SUB or COMMIT under one more new name gets
+  // ERR too_many_consumers.
+  std::size_t max_consumers = 10'000;
   std::size_t delivery_burst = 512;       // events sent to one lagging subscription per turn
   // How long the loop keeps polling its sockets without sleeping after a wake-up that had
   // work. A message arriving within it is read at once, without waking a sleeping thread

@@ -38,6 +38,7 @@ struct hub_config {
   std::uint64_t max_envelope_bytes = 1 << 20;          // larger envelopes are refused
   std::uint64_t max_subscriptions_per_client = 10'000; // a SUB beyond is refused
   std::uint64_t max_unread_replies = 10'000;           // a client leaving more unread is dropped
+  std::uint64_t max_durable_consumers = 10'000;        // a new durable name beyond is refused
   std::int64_t idle_poll_us = 0;                       // the loop polls this long without sleeping after work
   std::vector<std::string> rule_files;                 // rule files for the rules engine
   std::string alertmanager_url;                        // e.g. http://127.0.0.1:9093; empty: no Alertmanager

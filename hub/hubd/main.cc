@@ -202,6 +202,7 @@ int main(int argc, char** argv) {
   bo.max_envelope_bytes = cfg.max_envelope_bytes;
   bo.max_subscriptions = static_cast<std::size_t>(cfg.max_subscriptions_per_client);
   bo.max_outbox = static_cast<std::size_t>(cfg.max_unread_replies);
+  bo.max_consumers = static_cast<std::size_t>(cfg.max_durable_consumers);
   bo.idle_poll = std::chrono::microseconds(cfg.idle_poll_us);
   if (cfg.security) {
     auto key = hub::security::read_secret_key_file(cfg.curve_secret_key_file);

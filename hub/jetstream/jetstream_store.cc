@@ -388,6 +388,14 @@ class jetstream_store final : public store::store {
     return offset{*v};
   }
 
+  status remove_consumer(std::string_view name) override {
+    if (!consumer_offset(name)) return status::not_found(fmt::format("no durable consumer named '{}'", name));
+    std::string key = consumer_key(name);
+    natsStatus s = kvStore_Delete(kv_.get(), key.c_str());
+    if (s != NATS_OK) return status::unavailable(nats_error(fmt::format("cannot remove consumer {}", name), s));
+    return status::ok();
+  }
+
   std::vector<std::pair<std::string, offset>> consumers() const override {
     std::vector<std::pair<std::string, offset>> out;
     kvKeysList keys{};

@@ -490,6 +490,27 @@ class event_log final : public hub::store::store {
       return status::invalid_argument("event log: a consumer name must have 1 to 65535 bytes");
     auto updated = consumers_;
     updated[std::string(name)] = next;
+    if (auto s = write_checkpoint(updated); !s)
+      return prefix(s, fmt::format("event log: committing consumer '{}' at offset {} failed; the previous "
+                                   "checkpoint is kept: ", name, next.value));
+    consumers_ = std::move(updated);
+    return status::ok();
+  }
+
+  status remove_consumer(std::string_view name) override {
+    auto updated = consumers_;
+    auto it = updated.find(name);
+    if (it == updated.end()) return status::not_found(fmt::format("event log: no durable consumer named '{}'", name));
+    updated.erase(it);
+    if (auto s = write_checkpoint(updated); !s)
+      return prefix(s, fmt::format("event log: removing consumer '{}' failed; the previous checkpoint is kept: ", name));
+    consumers_ = std::move(updated);
+    return status::ok();
+  }
+
+  // Writes the checkpoint file for these consumers atomically (temp file, fsync, rename,
+  // directory fsync). On failure the previous file is untouched.
+  status write_checkpoint(const std::map<std::string, offset, std::less<>>& updated) {
     std::vector<std::uint8_t> buf(12);
     std::memcpy(buf.data(), f::checkpoint_magic.data(), 8);
     f::put_u32(buf.data() + 8, static_cast<std::uint32_t>(updated.size()));
@@ -511,13 +532,8 @@ class event_log final : public hub::store::store {
     if (fl) fl.value().reset();
     if (s) s = fs_.rename(tmp, dir_ / f::checkpoint_name);
     if (s) s = fs_.sync_dir(dir_);
-    if (!s) {
-      (void)fs_.remove(tmp);
-      return prefix(s, fmt::format("event log: committing consumer '{}' at offset {} failed; the previous "
-                                   "checkpoint is kept: ", name, next.value));
-    }
-    consumers_ = std::move(updated);
-    return status::ok();
+    if (!s) (void)fs_.remove(tmp);
+    return s;
   }
 
   std::optional<offset> consumer_offset(std::string_view name) const override {

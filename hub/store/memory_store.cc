@@ -68,6 +68,11 @@ class memory_store final : public store {
   std::vector<std::pair<std::string, offset>> consumers() const override {
     return {consumers_.begin(), consumers_.end()};
   }
+  status remove_consumer(std::string_view name) override {
+    if (consumers_.erase(std::string(name)) == 0)
+      return status::not_found("no durable consumer named '" + std::string(name) + "'");
+    return status::ok();
+  }
 
   void enforce_retention(millis) override { trim(); }
 

@@ -124,6 +124,8 @@ class store {
   virtual status commit_consumer(std::string_view name, offset next) = 0;
   [[nodiscard]] virtual std::optional<offset> consumer_offset(std::string_view name) const = 0;
   [[nodiscard]] virtual std::vector<std::pair<std::string, offset>> consumers() const = 0;
+  // Forgets a durable consumer (its name and offset); not_found if there is none.
+  virtual status remove_consumer(std::string_view name) = 0;
 
   // Applies retention (age, size). Loop thread; cheap when there is nothing to drop.
   virtual void enforce_retention(millis now) = 0;

@@ -143,3 +143,50 @@ TEST_CASE("an SDK subscriber refused for too many subscriptions reports the hub'
   for (int i = 0; i < 5; ++i) (void)sub.next(20ms);
   CHECK(status(observer)["counters"]["errs"]["too_many_subscriptions"] == 1);
 }
+
+TEST_CASE("a new durable name beyond max_consumers is refused at SUB and at COMMIT: known names go on",
+          "[broker][limits][consumers]") {
+  auto o = hub::test::loopback_options();
+  o.max_consumers = 2;
+  hub::test::running_broker hub(o, hub::store::make_memory_store());
+  zmq::context_t ctx;
+  auto c = dealer(ctx, hub.endpoint());
+  auto subscribe = [&](std::uint64_t id, const std::string& durable) {
+    send(c, {std::string(wire::cmd_sub), wire::u64_frame(id), "peacekeeping.>", std::string(wire::start_new),
+             wire::u64_frame(0), durable, wire::u64_frame(10)});
+    return next_reply(c);
+  };
+  auto commit = [&](std::uint64_t id) {
+    send(c, {std::string(wire::cmd_commit), wire::u64_frame(id), wire::u64_frame(0)});
+    return next_reply(c);
+  };
+  auto reason_of = [](const std::vector<zmq::message_t>& err) {
+    REQUIRE(err.size() >= 2);
+    return wire::parse_u16({err[1].data<std::uint8_t>(), err[1].size()});
+  };
+  const auto too_many = static_cast<std::uint16_t>(hub::schema::Reason::too_many_consumers);
+  send(c, {std::string(wire::cmd_hello), std::string(wire::protocol_version), "consumers"});
+  REQUIRE(next_reply(c)[0].to_string_view() == wire::rep_welcome);
+
+  // Names become consumers at their first COMMIT. Two SUBs under new names while the
+  // hub keeps one: both accepted; the first COMMIT fills the limit, the second is refused.
+  REQUIRE(subscribe(1, "rules")[0].to_string_view() == wire::rep_subok);
+  REQUIRE(commit(1)[0].to_string_view() == wire::rep_commitok);
+  REQUIRE(subscribe(2, "report-a")[0].to_string_view() == wire::rep_subok);
+  REQUIRE(subscribe(3, "report-b")[0].to_string_view() == wire::rep_subok);
+  REQUIRE(commit(2)[0].to_string_view() == wire::rep_commitok);
+  auto refused_commit = commit(3);
+  CHECK(refused_commit[0].to_string_view() == wire::rep_err);
+  CHECK(reason_of(refused_commit) == too_many);
+  CHECK_THAT(refused_commit[2].to_string(), Catch::Contains("2 durable consumers"));
+
+  // Now a SUB under a new name is refused at once; a known name is served as before.
+  auto refused_sub = subscribe(4, "report-c");
+  CHECK(refused_sub[0].to_string_view() == wire::rep_err);
+  CHECK(reason_of(refused_sub) == too_many);
+  CHECK(subscribe(5, "rules")[0].to_string_view() == wire::rep_subok);
+  CHECK(commit(5)[0].to_string_view() == wire::rep_commitok);
+  auto st = status(c);
+  CHECK(st["consumers"].size() == 2);
+  CHECK(st["counters"]["errs"]["too_many_consumers"] == 2);
+}

@@ -239,6 +239,7 @@ TEST_CASE("hubctl --help and the --help of every subcommand, nested ones include
       {"log"},
       {"log", "stats"},
       {"log", "verify"},
+      {"log", "remove-consumer"},
   };
   std::map<std::string, std::vector<std::string>> listed;  // parent -> subcommands its --help lists
   for (const auto& cmd : commands) {

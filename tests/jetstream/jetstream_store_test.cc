@@ -170,6 +170,11 @@ TEST_CASE("durable consumers' offsets live in the cluster and another hub sees t
   REQUIRE(all.size() == 2);
   CHECK(all[0].first == "mission planning/SSD");
   CHECK(all[1] == std::pair<std::string, offset>{"rules", offset{43}});
+  // Removed through one hub, gone for the other; removing it again says it is not there.
+  REQUIRE(b->remove_consumer("mission planning/SSD"));
+  CHECK_FALSE(a->consumer_offset("mission planning/SSD").has_value());
+  CHECK(a->consumers().size() == 1);
+  CHECK(a->remove_consumer("mission planning/SSD").code() == hub::errc::not_found);
 }
 
 TEST_CASE("an event resent through another hub is stored once by JetStream's dedup on Nats-Msg-Id",

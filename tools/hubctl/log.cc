@@ -1,11 +1,14 @@
 // hubctl log stats: the event log as the hub reports it (STATUS `store` and consumers).
 // hubctl log verify: the log's files checked offline (CRCs, offsets, the hash chain and,
 // with --keys, the stored signatures).
+// hubctl log remove-consumer: a durable consumer forgotten, offline (the hub stopped).
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
+#include "hub/log/log.h"
 #include "hub/log/verify.h"
 #include "hub/security/security.h"
 #include "schemas/schema.h"
@@ -99,6 +102,27 @@ int run_verify(const verify_options& o) {
   return exit_failed;
 }
 
+// Opens the log in data_dir (which takes its lock, so a running hub refuses) and
+// forgets one durable consumer.
+int run_remove_consumer(const std::string& data_dir, const std::string& name) {
+  if (!std::filesystem::exists(std::filesystem::path(data_dir) / "consumers")) {
+    std::cerr << "hubctl: " << data_dir << " has no consumer checkpoint (no durable consumer ever committed there, "
+              << "or it is not a hub's data directory)\n";
+    return exit_failed;
+  }
+  auto log = hub::log::open_log(data_dir, {});
+  if (!log) {
+    std::cerr << "hubctl: " << log.error().message() << "\n";
+    return exit_failed;
+  }
+  if (auto s = log.value()->remove_consumer(name); !s) {
+    std::cerr << "hubctl: " << s.message() << "\n";
+    return exit_failed;
+  }
+  std::cout << "removed durable consumer '" << name << "' from " << data_dir << "\n";
+  return exit_ok;
+}
+
 }  // namespace
 
 void add_log(CLI::App& app, context& ctx) {
@@ -108,6 +132,7 @@ void add_log(CLI::App& app, context& ctx) {
                           "  hubctl log stats --json\n"
                           "  hubctl log verify --data-dir /var/lib/hub\n"
                           "  hubctl log verify --data-dir /var/lib/hub --keys /etc/hub/acl.yaml --anchor 41234:3f0c...\n"
+                          "  hubctl log remove-consumer --data-dir /var/lib/hub old-report   (hubd stopped)\n"
                           "Stored events themselves: hubctl replay --from offset:N | time:ISO\n");
   cmd->require_subcommand(1);
   auto json = std::make_shared<bool>(false);
@@ -161,6 +186,14 @@ void add_log(CLI::App& app, context& ctx) {
   verify->add_option("--keys", vo->keys, "ACL file: also verify every stored signature against its signing keys");
   verify->add_flag("--json", vo->json, "the report as one JSON object");
   verify->callback([&ctx, vo] { ctx.run = [vo] { return run_verify(*vo); }; });
+
+  auto rc = std::make_shared<std::pair<std::string, std::string>>();  // data dir, name
+  auto* remove = cmd->add_subcommand(
+      "remove-consumer", "forget a durable consumer (its name and committed offset) in an embedded log, offline: "
+                         "stop hubd first (its lock is checked). JetStream: nats kv del HUB_CONSUMERS c.NAME");
+  remove->add_option("--data-dir", rc->first, "the hub's data directory (its --data-dir)")->required();
+  remove->add_option("name", rc->second, "the durable consumer's name")->required();
+  remove->callback([&ctx, rc] { ctx.run = [rc] { return run_remove_consumer(rc->first, rc->second); }; });
 }
 
 }  // namespace hubctl

@@ -592,7 +592,7 @@ struct broker::impl {
   // ERR too_many_consumers when the store already keeps max_consumers of them (each one
   // is a line of every checkpoint and a label of the lag metric).
   bool room_for_consumer(const std::string& identity, std::string_view name, std::uint64_t sub_id) {
-    const std::size_t n = st->consumers().size();
+    const std::size_t n = st->consumer_count();
     if (n < opts.max_consumers) return true;
     err(identity, Reason::too_many_consumers,
         fmt::format("the hub keeps {} durable consumers, as many as it allows; '{}' would be one more "

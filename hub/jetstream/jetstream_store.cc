@@ -396,6 +396,21 @@ class jetstream_store final : public store::store {
     return status::ok();
   }
 
+  // One listing of the bucket's keys, not one read per consumer as consumers() does.
+  std::size_t consumer_count() const override {
+    kvKeysList keys{};
+    natsStatus s = kvStore_Keys(&keys, kv_.get(), nullptr);
+    if (s != NATS_OK) {
+      if (s != NATS_NOT_FOUND) spdlog::warn("{}", nats_error("cannot list durable consumers", s));
+      return 0;
+    }
+    std::size_t n = 0;
+    for (int i = 0; i < keys.Count; ++i)
+      if (consumer_name(keys.Keys[i])) ++n;
+    kvKeysList_Destroy(&keys);
+    return n;
+  }
+
   std::vector<std::pair<std::string, offset>> consumers() const override {
     std::vector<std::pair<std::string, offset>> out;
     kvKeysList keys{};

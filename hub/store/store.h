@@ -126,6 +126,8 @@ class store {
   [[nodiscard]] virtual std::vector<std::pair<std::string, offset>> consumers() const = 0;
   // Forgets a durable consumer (its name and offset); not_found if there is none.
   virtual status remove_consumer(std::string_view name) = 0;
+  // How many durable consumers there are (without reading their offsets).
+  [[nodiscard]] virtual std::size_t consumer_count() const { return consumers().size(); }
 
   // Applies retention (age, size). Loop thread; cheap when there is nothing to drop.
   virtual void enforce_retention(millis now) = 0;

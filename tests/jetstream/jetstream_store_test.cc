@@ -174,6 +174,7 @@ TEST_CASE("durable consumers' offsets live in the cluster and another hub sees t
   REQUIRE(b->remove_consumer("mission planning/SSD"));
   CHECK_FALSE(a->consumer_offset("mission planning/SSD").has_value());
   CHECK(a->consumers().size() == 1);
+  CHECK(a->consumer_count() == 1);
   CHECK(a->remove_consumer("mission planning/SSD").code() == hub::errc::not_found);
 }
 

@@ -64,6 +64,7 @@ struct broker::impl {
     std::uint64_t sub_id = 0;
     std::string pattern;
     std::string durable;          // empty: ephemeral
+    bool durable_known = false;   // the store holds an offset for `durable` (seen at SUB or COMMIT)
     std::uint64_t credit = 0;
     bool live = false;            // caught up: fed from the trie as events become durable
     offset cursor;                // when not live: the next offset to examine
@@ -612,12 +613,15 @@ struct broker::impl {
       err(identity, Reason::bad_field, "COMMIT on a subscription that has no durable name", s->sub_id);
       return;
     }
-    if (!st->consumer_offset(s->durable) && !room_for_consumer(identity, s->durable, s->sub_id)) return;
+    // A name this subscription has seen stored needs no check (no store read per COMMIT).
+    if (!s->durable_known && !st->consumer_offset(s->durable) && !room_for_consumer(identity, s->durable, s->sub_id))
+      return;
     auto r = st->commit_consumer(s->durable, offset{c.next});
     if (!r) {
       err(identity, Reason::store_unavailable, "cannot store the committed offset: " + r.message(), s->sub_id);
       return;
     }
+    s->durable_known = true;
     reply(identity, wire::rep_commitok, wire::u64_frame(s->sub_id), wire::u64_frame(c.next));
   }
 
@@ -717,6 +721,7 @@ struct broker::impl {
     s.sub_id = sub_id;
     s.pattern = std::move(pattern);
     s.durable = std::move(durable);
+    s.durable_known = committed.has_value();
     s.credit = cmd.credit;
     s.cursor = first;
     s.live = false;

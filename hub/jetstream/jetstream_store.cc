@@ -396,35 +396,28 @@ class jetstream_store final : public store::store {
     return status::ok();
   }
 
-  // One listing of the bucket's keys, not one read per consumer as consumers() does.
-  std::size_t consumer_count() const override {
+  // The consumers' names: one listing of the bucket's keys (empty if it fails, logged).
+  std::vector<std::string> consumer_names() const {
+    std::vector<std::string> names;
     kvKeysList keys{};
     natsStatus s = kvStore_Keys(&keys, kv_.get(), nullptr);
     if (s != NATS_OK) {
       if (s != NATS_NOT_FOUND) spdlog::warn("{}", nats_error("cannot list durable consumers", s));
-      return 0;
+      return names;
     }
-    std::size_t n = 0;
     for (int i = 0; i < keys.Count; ++i)
-      if (consumer_name(keys.Keys[i])) ++n;
+      if (auto name = consumer_name(keys.Keys[i])) names.push_back(std::move(*name));
     kvKeysList_Destroy(&keys);
-    return n;
+    return names;
   }
+
+  // One listing, not one read per consumer as consumers() does.
+  std::size_t consumer_count() const override { return consumer_names().size(); }
 
   std::vector<std::pair<std::string, offset>> consumers() const override {
     std::vector<std::pair<std::string, offset>> out;
-    kvKeysList keys{};
-    natsStatus s = kvStore_Keys(&keys, kv_.get(), nullptr);
-    if (s != NATS_OK) {
-      if (s != NATS_NOT_FOUND) spdlog::warn("{}", nats_error("cannot list durable consumers", s));
-      return out;
-    }
-    for (int i = 0; i < keys.Count; ++i) {
-      auto name = consumer_name(keys.Keys[i]);
-      if (!name) continue;
-      if (auto off = consumer_offset(*name)) out.emplace_back(*name, *off);
-    }
-    kvKeysList_Destroy(&keys);
+    for (auto& name : consumer_names())
+      if (auto off = consumer_offset(name)) out.emplace_back(std::move(name), *off);
     std::sort(out.begin(), out.end());
     return out;
   }

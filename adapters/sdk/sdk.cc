@@ -550,8 +550,12 @@ struct subscriber::impl {
     start_position s = opts.start;
     if (last_returned) s = start_position::at_offset(*last_returned + 1);
     else if (first) s = start_position::at_offset(*first);
-    conn.send({wire::cmd_sub, wire::u64_frame(sub_id), opts.pattern, start_name(s.what), wire::u64_frame(s.arg),
-               opts.durable_name, wire::u64_frame(opts.credit_window)});
+    if (opts.batch > 1)
+      conn.send({wire::cmd_sub, wire::u64_frame(sub_id), opts.pattern, start_name(s.what), wire::u64_frame(s.arg),
+                 opts.durable_name, wire::u64_frame(opts.credit_window), wire::u64_frame(opts.batch)});
+    else
+      conn.send({wire::cmd_sub, wire::u64_frame(sub_id), opts.pattern, start_name(s.what), wire::u64_frame(s.arg),
+                 opts.durable_name, wire::u64_frame(opts.credit_window)});
   }
 
   void handle(frames& m) {
@@ -566,6 +570,20 @@ struct subscriber::impl {
       e.bytes.assign(m[4].data<std::uint8_t>(), m[4].data<std::uint8_t>() + m[4].size());
       if (m.size() == 6) e.signature.assign(m[5].data<std::uint8_t>(), m[5].data<std::uint8_t>() + m[5].size());
       buffer.push_back(std::move(e));
+      return;
+    }
+    if (cmd == wire::rep_evts && m.size() == 3) {
+      if (u64_of(m[1]) != sub_id) return;
+      const std::span<const std::uint8_t> events(m[2].data<std::uint8_t>(), m[2].size());
+      const bool whole = wire::evts_for_each(events, [&](const wire::evts_record& r) {
+        event e;
+        e.offset = r.offset;
+        e.topic = std::string(r.topic);
+        e.bytes.assign(r.envelope.begin(), r.envelope.end());
+        e.signature.assign(r.signature.begin(), r.signature.end());
+        buffer.push_back(std::move(e));
+      });
+      if (!whole) spdlog::warn("subscription {}: an EVTS message from the hub ends in a malformed record", sub_id);
       return;
     }
     if (cmd == wire::rep_subok && m.size() == 3) {

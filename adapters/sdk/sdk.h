@@ -145,6 +145,9 @@ class subscriber {
     start_position start = start_position::new_only();
     std::string durable_name;                  // empty: ephemeral
     std::uint32_t credit_window = 256;         // events granted at a time
+    // Most events the hub packs into one EVTS message (docs/protocol.md); 1: one EVT
+    // per event (the only form hubs before EVTS send).
+    std::uint32_t batch = 64;
   };
 
   explicit subscriber(options opts);

@@ -51,7 +51,7 @@ constexpr std::uint64_t mark_mask = 0xffffffffull << 32;
 // The id of a delivered envelope, read without the verifier (the hub verified it).
 // ZeroMQ frames carry no alignment, and FlatBuffers reads aligned scalars, so the bytes
 // are copied into an 8-byte-aligned buffer first (one 256-byte copy per event).
-schema::Id128 id_of(const zmq::message_t& env) {
+schema::Id128 id_of(std::span<const std::uint8_t> env) {
   thread_local std::vector<std::uint64_t> aligned;
   if (env.size() < 16) return schema::Id128(0, 0);
   aligned.resize((env.size() + 7) / 8);
@@ -172,7 +172,7 @@ struct run_control {
   }
 };
 
-void count_event(receiver_state& st, const run_control& rc, const zmq::message_t& env) {
+void count_event(receiver_state& st, const run_control& rc, std::span<const std::uint8_t> env) {
   auto id = id_of(env);
   if ((id.hi() & mark_mask) == warm_mark) {
     st.warm.store(true);
@@ -186,8 +186,9 @@ void count_event(receiver_state& st, const run_control& rc, const zmq::message_t
 }
 
 // A credit-based subscriber on pattern ">" reading until it has rc.count events.
+// batch > 1: the hub sends EVTS messages of up to `batch` events (SUB's eighth frame).
 void credit_subscriber(zmq::context_t& ctx, const std::string& endpoint, const std::string& start,
-                       std::uint64_t credit, receiver_state& st, run_control& rc) {
+                       std::uint64_t credit, std::uint64_t batch, receiver_state& st, run_control& rc) {
   auto s = make_dealer(ctx, endpoint, "bench-subscriber");
   std::uint8_t buf[8];
   s.send(zmq::buffer(wire::cmd_sub), zmq::send_flags::sndmore);
@@ -196,7 +197,12 @@ void credit_subscriber(zmq::context_t& ctx, const std::string& endpoint, const s
   s.send(zmq::buffer(start), zmq::send_flags::sndmore);
   s.send(zmq::buffer(wire::u64_frame(0)), zmq::send_flags::sndmore);
   s.send(zmq::buffer(std::string_view()), zmq::send_flags::sndmore);
-  s.send(zmq::buffer(wire::u64_frame(credit)), zmq::send_flags::none);
+  if (batch > 1) {
+    s.send(zmq::buffer(wire::u64_frame(credit)), zmq::send_flags::sndmore);
+    s.send(zmq::buffer(wire::u64_frame(batch)), zmq::send_flags::none);
+  } else {
+    s.send(zmq::buffer(wire::u64_frame(credit)), zmq::send_flags::none);
+  }
   std::vector<zmq::message_t> frames;
   std::uint64_t since_grant = 0;
   const std::uint64_t grant = std::max<std::uint64_t>(credit / 2, 1);
@@ -207,8 +213,7 @@ void credit_subscriber(zmq::context_t& ctx, const std::string& endpoint, const s
       frames.clear();
       if (!zmq::recv_multipart(s, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
       auto cmd = frames[0].to_string_view();
-      if (cmd == wire::rep_evt && frames.size() == 5) {
-        count_event(st, rc, frames[4]);
+      auto consumed = [&] {
         if (++since_grant >= grant) {
           wire::put_u64(buf, grant);
           s.send(zmq::buffer(wire::cmd_credit), zmq::send_flags::sndmore);
@@ -216,6 +221,17 @@ void credit_subscriber(zmq::context_t& ctx, const std::string& endpoint, const s
           s.send(zmq::buffer(buf, 8), zmq::send_flags::none);
           since_grant -= grant;
         }
+      };
+      if (cmd == wire::rep_evt && frames.size() == 5) {
+        count_event(st, rc, {frames[4].data<std::uint8_t>(), frames[4].size()});
+        consumed();
+      } else if (cmd == wire::rep_evts && frames.size() == 3) {
+        const bool whole = wire::evts_for_each({frames[2].data<std::uint8_t>(), frames[2].size()},
+                                               [&](const wire::evts_record& r) {
+                                                 count_event(st, rc, r.envelope);
+                                                 consumed();
+                                               });
+        if (!whole) fail("the hub sent a malformed EVTS message");
       } else if (cmd == wire::rep_subok) {
         st.ready.store(true);
       } else if (cmd == wire::rep_err) {
@@ -239,7 +255,7 @@ void mirror_subscriber(zmq::context_t& ctx, const std::string& endpoint, receive
     if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) == 0) continue;
     while (s.recv(topic, zmq::recv_flags::dontwait)) {
       if (!topic.more() || !s.recv(env)) break;
-      count_event(st, rc, env);
+      count_event(st, rc, {env.data<std::uint8_t>(), env.size()});
     }
   }
 }
@@ -249,7 +265,7 @@ void mirror_subscriber(zmq::context_t& ctx, const std::string& endpoint, receive
 int main(int argc, char** argv) {
   CLI::App app{"bench_hub: the hub's benchmark cases over the raw wire protocol"};
   std::string endpoint, mirror, sub_endpoint, mode = "publish", path = "durable", label = "memory";
-  std::uint64_t count = 100000, credit = 4000;
+  std::uint64_t count = 100000, credit = 4000, batch = 64;
   std::size_t window = 4000, size = 256;
   int subs = 1;
   bool replay = false, ref = false;
@@ -265,6 +281,7 @@ int main(int argc, char** argv) {
   app.add_option("--window", window, "PUBs in flight");
   app.add_option("--size", size, "envelope bytes (about; at least the schema's minimum)");
   app.add_option("--credit", credit, "credit window of each subscriber");
+  app.add_option("--batch", batch, "most events per EVTS message to each subscriber (the SDK's default, 64); 1: one EVT each");
   app.add_option("--subs", subs, "credit-based subscribers (fanout)")->check(CLI::Range(1, 64));
   app.add_flag("--replay", replay, "publish: then read everything from the earliest offset");
   app.add_flag("--ref", ref, "mark the rows as the hub reference of their group in the report");
@@ -302,7 +319,7 @@ int main(int argc, char** argv) {
     if (use_mirror)
       threads.emplace_back([&, st] { mirror_subscriber(ctx, mirror, *st, rc); });
     else
-      threads.emplace_back([&, st] { credit_subscriber(ctx, sub_endpoint, "new", credit, *st, rc); });
+      threads.emplace_back([&, st] { credit_subscriber(ctx, sub_endpoint, "new", credit, batch, *st, rc); });
   }
   auto until = bench::now_ns() + 10'000'000'000LL;
   std::uint64_t warm = 0;
@@ -370,7 +387,7 @@ int main(int argc, char** argv) {
     rrc.deadline = rc.deadline;
     rrc.pub_done.store(bench::now_ns() + 3'000'000'000LL);  // nothing is published meanwhile
     auto r0 = bench::now_ns();
-    credit_subscriber(ctx, endpoint, "earliest", credit, st, rrc);
+    credit_subscriber(ctx, endpoint, "earliest", credit, batch, st, rrc);
     bench::result rr;
     rr.id = "hub.replay." + label;
     rr.row = "hub durable read from earliest (" + label + ")";

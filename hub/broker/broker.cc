@@ -68,6 +68,14 @@ struct broker::impl {
     std::uint64_t credit = 0;
     bool live = false;            // caught up: fed from the trie as events become durable
     offset cursor;                // when not live: the next offset to examine
+    // Delivery in EVTS batches (SUB's batch frame): the events gathered this delivery
+    // phase, sent when full and at the phase's end (flush_batches).
+    std::uint64_t batch_max = 0;  // 0: one EVT per event
+    std::string batch;            // the EVTS events frame being built
+    std::uint64_t batch_n = 0;    // events in it (each took a credit)
+    std::uint64_t batch_bytes = 0;  // their envelopes' bytes
+    offset batch_first;           // the first one's offset
+    bool batch_queued = false;    // listed in `batching`
   };
 
   struct client {
@@ -723,6 +731,7 @@ struct broker::impl {
     s.durable = std::move(durable);
     s.durable_known = committed.has_value();
     s.credit = cmd.credit;
+    s.batch_max = cmd.batch > 1 ? std::min(cmd.batch, wire::max_evts_events) : 0;
     s.cursor = first;
     s.live = false;
     trie.insert(s.pattern, s.handle);
@@ -1012,6 +1021,7 @@ struct broker::impl {
       }
       from = r.value();
     }
+    flush_batches();
   }
 
   // Stored records may sit at any byte position (the log packs them); FlatBuffers reads
@@ -1060,10 +1070,7 @@ struct broker::impl {
         counters.credit_stalls++;
         continue;
       }
-      if (!send_evt(s, v)) {
-        s.live = false;
-        s.cursor = v.off;
-      }
+      send_evt(s, v);  // if the pipe is full, s is no longer live and its cursor is set
     }
     if (hooks.on_durable) {
       try {
@@ -1074,7 +1081,11 @@ struct broker::impl {
     }
   }
 
+  // Sends one event to a subscription (or adds it to its batch) and takes a credit.
+  // False if the client's pipe is full: the subscription is then no longer live and its
+  // cursor is the first event it did not get.
   bool send_evt(subscription& s, const store::record_view& v) {
+    if (s.batch_max > 0) return batch_evt(s, v);
     std::string identity = s.identity;  // s may be removed if the client is gone
     const std::string_view env(reinterpret_cast<const char*>(v.envelope.data()), v.envelope.size());
     const std::string_view sig(reinterpret_cast<const char*>(v.signature.data()), v.signature.size());
@@ -1084,12 +1095,82 @@ struct broker::impl {
                             std::string_view(v.topic), env)
                   : send_to(identity, wire::rep_evt, wire::u64_frame(s.sub_id), wire::u64_frame(v.off.value),
                             std::string_view(v.topic), env, sig);
-    if (!ok) return false;
+    if (!ok) {
+      s.live = false;
+      s.cursor = v.off;
+      counters.pipe_stalls++;
+      return false;
+    }
     s.credit--;
     counters.events_out++;
     if (hooks.on_delivered) hooks.on_delivered(v);
     counters.bytes_out += v.envelope.size();
     return true;
+  }
+
+  // One EVTS frame carries at most this many bytes of events (one larger event goes alone).
+  static constexpr std::size_t max_evts_bytes = 1u << 20;
+  std::vector<std::uint64_t> batching;  // handles of subscriptions with events in their batch
+
+  bool batch_evt(subscription& s, const store::record_view& v) {
+    const std::size_t rec = wire::evts_record_bytes(v.topic.size(), v.envelope.size(), v.signature.size());
+    if (s.batch_n > 0 && s.batch.size() + rec > max_evts_bytes && !flush_batch(s)) return false;
+    if (s.batch_n == 0) {
+      s.batch_first = v.off;
+      if (!s.batch_queued) {
+        batching.push_back(s.handle);
+        s.batch_queued = true;
+      }
+    }
+    wire::evts_append(s.batch, v.off.value, v.topic, v.envelope, v.signature);
+    s.batch_n++;
+    s.batch_bytes += v.envelope.size();
+    s.credit--;
+    return s.batch_n < s.batch_max || flush_batch(s);
+  }
+
+  // Sends a subscription's batch as one EVTS. If the pipe is full, none of it counts as
+  // sent: the credits come back and the subscription reads again from the batch's first
+  // event (it is in the store) once the pipe drains.
+  bool flush_batch(subscription& s) {
+    if (s.batch_n == 0) return true;
+    const std::string identity = s.identity;
+    const bool ok = send_to(identity, wire::rep_evts, wire::u64_frame(s.sub_id), std::string_view(s.batch));
+    if (ok) {
+      counters.events_out += s.batch_n;
+      counters.bytes_out += s.batch_bytes;
+      if (hooks.on_delivered) {
+        const std::span<const std::uint8_t> events(reinterpret_cast<const std::uint8_t*>(s.batch.data()), s.batch.size());
+        wire::evts_for_each(events, [&](const wire::evts_record& r) {
+          store::record_view rv;
+          rv.off = offset{r.offset};
+          rv.topic = r.topic;
+          rv.envelope = r.envelope;
+          rv.signature = r.signature;
+          hooks.on_delivered(rv);
+        });
+      }
+    } else {
+      counters.pipe_stalls++;
+      s.credit += s.batch_n;
+      s.live = false;
+      s.cursor = s.batch_first;
+    }
+    s.batch.clear();
+    s.batch_n = 0;
+    s.batch_bytes = 0;
+    return ok;
+  }
+
+  // Ends a delivery phase: every batch gathered in it goes out.
+  void flush_batches() {
+    for (auto h : batching) {
+      auto it = subs.find(h);
+      if (it == subs.end()) continue;
+      it->second.batch_queued = false;
+      flush_batch(it->second);
+    }
+    batching.clear();
   }
 
   // Subscriptions behind the live edge read from the store while they have credit, each
@@ -1123,6 +1204,7 @@ struct broker::impl {
       serve_group(std::span<lagging_reader>(lagging.data() + i, j - i));
       i = j;
     }
+    flush_batches();
   }
 
   // One pass over the store for readers sorted by cursor, the first one's burst
@@ -1221,6 +1303,7 @@ struct broker::impl {
                      {"duplicates", counters.duplicates},   {"bytes_in", counters.bytes_in},
                      {"bytes_out", counters.bytes_out},     {"mirror_sent", counters.mirror_sent},
                      {"mirror_dropped", counters.mirror_dropped}, {"credit_stalls", counters.credit_stalls},
+                     {"pipe_stalls", counters.pipe_stalls},
                      {"clients_dropped", counters.clients_dropped}, {"auth_denied", counters.auth_denied},
                      {"acl_denied", counters.acl_denied}, {"disconnects", counters.disconnects},
                      {"busy_polled_turns", counters.busy_polled_turns},

@@ -92,6 +92,7 @@ struct broker_counters {
   std::uint64_t mirror_sent = 0;
   std::uint64_t mirror_dropped = 0;
   std::uint64_t credit_stalls = 0;    // times a live subscription ran out of credit
+  std::uint64_t pipe_stalls = 0;      // deliveries a subscriber's full pipe refused (read again from the store)
   std::uint64_t clients_dropped = 0;  // clients gone (unreachable or timed out)
   std::uint64_t auth_denied = 0;      // connections refused by the ZAP handler
   std::uint64_t acl_denied = 0;       // PUB, SUB or deliveries refused by the ACL

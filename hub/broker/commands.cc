@@ -45,12 +45,14 @@ command parse_command(std::span<const frame> f) {
     return cmd_credit{*u64(1), *u64(2)};
   }
   if (name == wire::cmd_sub) {
-    if (n != 7)
+    if (n != 7 && n != 8)
       return error(Reason::malformed_frames,
-                   fmt::format("SUB takes 7 frames (SUB sub-id pattern start start-arg durable credit), got {}", n));
+                   fmt::format("SUB takes 7 or 8 frames (SUB sub-id pattern start start-arg durable credit [batch]), got {}",
+                               n));
     auto sub_id = u64(1), arg = u64(4), credit = u64(6);
-    if (!sub_id || !arg || !credit)
-      return error(Reason::malformed_frames, "SUB: sub-id, start-arg and credit must be 8-byte numbers");
+    auto batch = n == 8 ? u64(7) : std::optional<std::uint64_t>(0);
+    if (!sub_id || !arg || !credit || !batch)
+      return error(Reason::malformed_frames, "SUB: sub-id, start-arg, credit and batch must be 8-byte numbers");
     auto start = text(f[3]);
     start_kind k;
     if (start == wire::start_new) k = start_kind::new_only;
@@ -61,7 +63,7 @@ command parse_command(std::span<const frame> f) {
       return error(Reason::bad_start,
                    fmt::format("start '{}' is not one of new, earliest, offset, time", printable(f[3])), *sub_id);
     if (f[5].size() > 256) return error(Reason::bad_field, "durable name longer than 256 bytes", *sub_id);
-    return cmd_sub{*sub_id, text(f[2]), k, *arg, text(f[5]), *credit};
+    return cmd_sub{*sub_id, text(f[2]), k, *arg, text(f[5]), *credit, *batch};
   }
   if (name == wire::cmd_commit) {
     if (n != 3 || !u64(1) || !u64(2))

@@ -27,6 +27,7 @@ struct cmd_sub {
   std::uint64_t start_arg;
   std::string_view durable;
   std::uint64_t credit;
+  std::uint64_t batch = 0;  // most events per EVTS frame; 0 or 1: one EVT per event
 };
 struct cmd_credit { std::uint64_t sub_id, n; };
 struct cmd_commit { std::uint64_t sub_id, next; };

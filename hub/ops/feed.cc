@@ -187,6 +187,7 @@ void feed::on_status(const std::string& status_json, millis now) {
   metrics_.mirror_dropped.advance_to(u64(counters, "mirror_dropped"));
   metrics_.disconnects.advance_to(u64(counters, "disconnects"));
   metrics_.credit_stalls.advance_to(u64(counters, "credit_stalls"));
+  metrics_.pipe_stalls.advance_to(u64(counters, "pipe_stalls"));
   metrics_.busy_polled_turns.advance_to(u64(counters, "busy_polled_turns"));
   metrics_.rules_evaluated.advance_to(u64(counters, "rules_evaluated"));
   if (auto it = j.find("rules"); it != j.end() && it->is_object()) {

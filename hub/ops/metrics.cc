@@ -257,6 +257,9 @@ hub_metrics::hub_metrics()
       subscriptions(registry_.add_gauge("hub_subscriptions", "Live subscriptions.").get()),
       credit_stalls(registry_.add_counter("hub_credit_stalls_total",
                                           "Times a live subscription ran out of credit.").get()),
+      pipe_stalls(registry_.add_counter("hub_pipe_stalls_total",
+                                        "Deliveries a subscriber's full ZeroMQ pipe refused; the subscription "
+                                        "reads them from the store once the pipe drains.").get()),
       consumer_lag(registry_.add_gauge("hub_consumer_lag",
                                        "Events between a durable consumer's next offset and the log end.",
                                        {"consumer"})),

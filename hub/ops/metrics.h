@@ -199,6 +199,7 @@ class hub_metrics {
   gauge& clients_connected;         // hub_clients_connected
   gauge& subscriptions;             // hub_subscriptions
   counter& credit_stalls;           // hub_credit_stalls_total
+  counter& pipe_stalls;             // hub_pipe_stalls_total
   gauge_family& consumer_lag;       // hub_consumer_lag{consumer}: events behind the log end
   gauge& log_segments;              // hub_log_segments
   gauge& log_bytes;                 // hub_log_bytes

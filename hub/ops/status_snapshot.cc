@@ -33,6 +33,7 @@ std::string status_snapshot::to_json() const {
                    {"bytes_out", counters.bytes_out},
                    {"mirror_dropped", counters.mirror_dropped},
                    {"credit_stalls", counters.credit_stalls},
+                   {"pipe_stalls", counters.pipe_stalls},
                    {"clients_dropped", counters.clients_dropped},
                    {"disconnects", counters.disconnects},
                    {"rules_evaluated", counters.rules_evaluated},
@@ -121,6 +122,7 @@ result<status_snapshot> status_snapshot::from_json(std::string_view text) {
       read(c, "bytes_out", s.counters.bytes_out);
       read(c, "mirror_dropped", s.counters.mirror_dropped);
       read(c, "credit_stalls", s.counters.credit_stalls);
+      read(c, "pipe_stalls", s.counters.pipe_stalls);
       read(c, "clients_dropped", s.counters.clients_dropped);
       read(c, "disconnects", s.counters.disconnects);
       read(c, "rules_evaluated", s.counters.rules_evaluated);

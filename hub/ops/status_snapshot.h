@@ -41,6 +41,7 @@ struct counters_status {
   std::uint64_t bytes_out = 0;        // envelope bytes delivered
   std::uint64_t mirror_dropped = 0;   // events the mirror could not send
   std::uint64_t credit_stalls = 0;    // times a subscription ran out of credit
+  std::uint64_t pipe_stalls = 0;      // deliveries a subscriber's full pipe refused
   std::uint64_t clients_dropped = 0;  // clients forgotten (timed out or unreachable)
   std::uint64_t disconnects = 0;      // client connections that ended (closed, or cut off by ZeroMQ)
   std::uint64_t rules_evaluated = 0;  // rule evaluations

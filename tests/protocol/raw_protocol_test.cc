@@ -259,6 +259,88 @@ TEST_CASE("SUB delivers EVT frames no further than the credit, and CREDIT grants
   CHECK_FALSE(c.recv(300ms));
 }
 
+TEST_CASE("SUB with a batch frame gets EVTS messages of at most that many events, within the credit",
+          "[protocol][evts]") {
+  hub::test::hubd_process hub;
+  zmq::context_t ctx;
+  raw_client pub(ctx, hub.endpoint());
+  std::vector<std::string> sent;
+  auto offsets = publish(pub, 12, &sent);
+
+  // Decodes an EVTS events frame as docs/protocol.md lays it out.
+  struct evt {
+    std::uint64_t offset;
+    std::string topic, envelope, signature;
+  };
+  auto decode = [](const std::string& f) {
+    std::vector<evt> out;
+    std::size_t at = 0;
+    while (at < f.size()) {
+      REQUIRE(at % 8 == 0);
+      REQUIRE(f.size() - at >= 16);
+      evt e;
+      e.offset = as_u64(f.substr(at, 8));
+      std::size_t env = 0;
+      for (int i = 3; i >= 0; --i) env = (env << 8) | static_cast<unsigned char>(f[at + 8 + static_cast<std::size_t>(i)]);
+      const std::size_t topic = as_u16(f.substr(at + 12, 2)), sig = as_u16(f.substr(at + 14, 2));
+      const std::size_t len = (16 + env + sig + topic + 7) / 8 * 8;
+      REQUIRE(f.size() - at >= len);
+      e.envelope = f.substr(at + 16, env);
+      e.signature = f.substr(at + 16 + env, sig);
+      e.topic = f.substr(at + 16 + env + sig, topic);
+      CHECK(f.substr(at + 16 + env + sig + topic, len - 16 - env - sig - topic).find_first_not_of('\0') ==
+            std::string::npos);  // zero padding
+      out.push_back(e);
+      at += len;
+    }
+    return out;
+  };
+
+  raw_client c(ctx, hub.endpoint());
+  c.send({"SUB", u64(5), ">", "earliest", u64(0), "", u64(7), u64(3)});  // credit 7, batches of 3
+  auto ok = c.next();
+  REQUIRE(ok[0] == "SUBOK");
+  std::vector<evt> got;
+  std::vector<std::size_t> sizes;
+  while (got.size() < 7) {
+    auto m = c.next();
+    REQUIRE(m[0] == "EVTS");
+    REQUIRE(m.size() == 3);
+    CHECK(as_u64(m[1]) == 5);
+    auto part = decode(m[2]);
+    sizes.push_back(part.size());
+    CHECK(part.size() >= 1);
+    CHECK(part.size() <= 3);
+    got.insert(got.end(), part.begin(), part.end());
+  }
+  REQUIRE(got.size() == 7);  // never beyond the credit
+  CHECK_FALSE(c.recv(300ms));
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    CHECK(got[i].offset == offsets[i]);
+    CHECK(got[i].topic == "peacekeeping.SSD.mandate_activity");
+    CHECK(got[i].envelope == sent[i]);
+    CHECK(got[i].signature.empty());
+  }
+  c.send({"CREDIT", u64(5), u64(100)});
+  std::size_t more = 0;
+  while (got.size() + more < 12) {
+    auto m = c.next();
+    REQUIRE(m[0] == "EVTS");
+    auto part = decode(m[2]);
+    CHECK(part.size() <= 3);
+    for (auto& e : part) CHECK(e.offset == offsets[got.size() + more++]);
+  }
+  CHECK_FALSE(c.recv(300ms));
+
+  // A batch frame that is not an 8-byte number is refused; the hub goes on.
+  c.send({"SUB", u64(6), ">", "earliest", u64(0), "", u64(7), "3"});
+  auto e = c.next();
+  REQUIRE(e[0] == "ERR");
+  CHECK(as_u16(e[1]) == code(hub::schema::Reason::malformed_frames));
+  c.send({"PING"});
+  CHECK(c.next()[0] == "PONG");
+}
+
 TEST_CASE("a subscriber with little credit never gets more while another runs at full speed", "[protocol]") {
   hub::test::hubd_process hub;
   zmq::context_t ctx;

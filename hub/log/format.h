@@ -9,17 +9,21 @@
 
 namespace hub::log::format {
 
-// Segment file (format 2): 8-byte magic, u64 base offset, 32-byte hash of the record
+// Segment file (format 3): 8-byte magic, u64 base offset, 32-byte hash of the record
 // before the segment's first one (the chain head when the segment was created; zeros
 // for the first segment of a log), then records. 48 bytes, so records start 8-aligned.
-inline constexpr std::array<std::uint8_t, 8> segment_magic = {'H', 'U', 'B', 'L', 'O', 'G', '0', '2'};
+// Format 3 chains records with SHA-256, format 2 with BLAKE2b-256; otherwise they are
+// the same, and a log may hold both (format 2 segments written before an upgrade, each
+// record hashed by the algorithm of the segment that holds it).
+inline constexpr std::array<std::uint8_t, 8> segment_magic = {'H', 'U', 'B', 'L', 'O', 'G', '0', '3'};
+inline constexpr std::array<std::uint8_t, 8> segment_magic_v2 = {'H', 'U', 'B', 'L', 'O', 'G', '0', '2'};
 // Format 1 (before the hash chain): refused with a clear message.
 inline constexpr std::array<std::uint8_t, 8> segment_magic_v1 = {'H', 'U', 'B', 'L', 'O', 'G', '0', '1'};
-inline constexpr std::size_t hash_bytes = 32;  // BLAKE2b-256
+inline constexpr std::size_t hash_bytes = 32;  // SHA-256 (format 3) or BLAKE2b-256 (format 2)
 inline constexpr std::size_t segment_header_bytes = 8 + 8 + hash_bytes;
 
 // Record: u32 body length, u32 CRC32C (of the length field and the body), body.
-// Body: u64 offset, i64 log_time, u64 id.hi, u64 id.lo, prev_hash (32 bytes: BLAKE2b-256
+// Body: u64 offset, i64 log_time, u64 id.hi, u64 id.lo, prev_hash (32 bytes: the hash
 // of the whole previous record, frame included), u16 topic length, u16 signature
 // length, u32 envelope length, envelope bytes (8-aligned in the file), signature bytes,
 // topic bytes, zero padding to the next multiple of 8.

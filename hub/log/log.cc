@@ -55,6 +55,7 @@ struct segment {
   std::vector<index_entry> index;
   std::shared_ptr<file> data;  // the segment file
   record::hash prev{};         // from the header: the hash of the record before base
+  record::hash_kind kind = record::hash_kind::sha256;  // its records' chain hash (by format)
 };
 
 // A cached window of one segment file, reused for every read: the only read buffer
@@ -97,7 +98,7 @@ struct decoded {
 // matches, offset within [min_off, max_off). Views point into the reader's window.
 std::optional<decoded> decode_at(window_reader& rd, const file& fl, std::uint64_t pos,
                                  std::uint64_t limit, std::uint64_t min_off, std::uint64_t max_off,
-                                 bool want_hash = false) {
+                                 std::optional<record::hash_kind> hash_with = std::nullopt) {
   const std::uint8_t* h = rd.get(fl, pos, f::record_header_bytes, limit);
   if (h == nullptr) return std::nullopt;
   auto flen = record::frame_length(h);
@@ -117,7 +118,7 @@ std::optional<decoded> decode_at(window_reader& rd, const file& fl, std::uint64_
   d.view.signature = r->signature;
   d.pos = pos;
   d.next_pos = pos + *flen;
-  if (want_hash) d.hash = record::hash_of(r->frame);
+  if (hash_with) d.hash = record::hash_of(*hash_with, r->frame);
   return d;
 }
 
@@ -125,13 +126,13 @@ std::optional<decoded> decode_at(window_reader& rd, const file& fl, std::uint64_
 // in [min_off, max_off), searching byte by byte (corruption may have hit the length).
 std::optional<decoded> resync(window_reader& rd, const file& fl, std::uint64_t pos,
                               std::uint64_t limit, std::uint64_t min_off, std::uint64_t max_off,
-                              bool want_hash = false) {
+                              std::optional<record::hash_kind> hash_with = std::nullopt) {
   for (std::uint64_t q = pos + 1; q + f::record_header_bytes <= limit; ++q) {
     const std::uint8_t* h = rd.get(fl, q, f::record_header_bytes, limit);
     if (h == nullptr) return std::nullopt;
     std::uint64_t off = record::offset_of(h);
     if (off < min_off || off >= max_off) continue;
-    if (auto d = decode_at(rd, fl, q, limit, min_off, max_off, want_hash)) return d;
+    if (auto d = decode_at(rd, fl, q, limit, min_off, max_off, hash_with)) return d;
   }
   return std::nullopt;
 }
@@ -271,7 +272,7 @@ class event_log final : public hub::store::store {
       std::memset(p + f::frame_bytes + used, 0, len - used);  // padding
       f::put_u32(p + 4, crc32c_extend(crc32c(std::span<const std::uint8_t>(p, 4)),
                                       std::span<const std::uint8_t>(p + 8, len)));
-      head = record::hash_of(std::span<const std::uint8_t>(p, f::frame_bytes + len));
+      head = record::hash_of(seg.kind, std::span<const std::uint8_t>(p, f::frame_bytes + len));
       seg.max_time = std::max(seg.max_time, r.log_time);
       p += f::frame_bytes + len;
       pos += f::frame_bytes + len;
@@ -664,12 +665,15 @@ class event_log final : public hub::store::store {
       if (std::memcmp(hdr, f::segment_magic_v1.data(), 8) == 0)
         return status::corruption(
             "event log: segment " + path.string() +
-            " is in log format 1 (HUBLOG01), written before records were hash-chained; this hub reads format 2 "
-            "only. Keep that directory for the hub version that wrote it (its events can be read with hubctl "
+            " is in log format 1 (HUBLOG01), written before records were hash-chained; this hub reads formats 2 "
+            "and 3 only. Keep that directory for the hub version that wrote it (its events can be read with hubctl "
             "replay from that hub) and start this hub with a new --data-dir");
-      header_ok = got.value() == f::segment_header_bytes && std::memcmp(hdr, f::segment_magic.data(), 8) == 0 &&
-                  f::get_u64(hdr + 8) == base;
-      if (header_ok) std::memcpy(seg.prev.data(), hdr + 16, f::hash_bytes);
+      const int format = record::segment_format(hdr);
+      header_ok = got.value() == f::segment_header_bytes && format != 0 && f::get_u64(hdr + 8) == base;
+      if (header_ok) {
+        std::memcpy(seg.prev.data(), hdr + 16, f::hash_bytes);
+        seg.kind = record::hash_kind_of_format(format);
+      }
     }
     if (!header_ok) {
       if (!last || file_size > f::segment_header_bytes) {
@@ -719,9 +723,9 @@ class event_log final : public hub::store::store {
     seg.index.clear();
     while (pos < file_size) {
       std::uint64_t max_off = expected + (file_size - pos) / f::record_header_bytes + 1;
-      auto d = decode_at(rd, *seg.data, pos, file_size, expected, max_off, true);
+      auto d = decode_at(rd, *seg.data, pos, file_size, expected, max_off, seg.kind);
       if (!d) {
-        auto r = resync(rd, *seg.data, pos, file_size, expected, max_off, true);
+        auto r = resync(rd, *seg.data, pos, file_size, expected, max_off, seg.kind);
         if (!r) break;
         std::uint64_t rpos = resync_pos_of(*r);
         report_corrupt(seg, pos, r->view.off.value - expected);
@@ -770,8 +774,8 @@ class event_log final : public hub::store::store {
     window_reader rd;
     std::uint64_t pos = seg.index.empty() ? f::segment_header_bytes : seg.index.back().pos;
     while (pos < seg.size) {
-      auto d = decode_at(rd, *fl.value(), pos, seg.size, seg.base, seg.end, true);
-      if (!d) d = resync(rd, *fl.value(), pos, seg.size, seg.base, seg.end, true);
+      auto d = decode_at(rd, *fl.value(), pos, seg.size, seg.base, seg.end, seg.kind);
+      if (!d) d = resync(rd, *fl.value(), pos, seg.size, seg.base, seg.end, seg.kind);
       if (!d) break;
       h = d->hash;
       pos = d->next_pos;

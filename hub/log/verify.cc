@@ -112,13 +112,15 @@ result<verify_report> verify_log(const fs::path& dir, const verify_options& opts
       have_expected = false;
       continue;
     }
-    if (b.size() < f::segment_header_bytes || std::memcmp(b.data(), f::segment_magic.data(), 8) != 0 ||
-        f::get_u64(b.data() + 8) != base) {
-      problem(base, name, 0, "bad segment header (not a format 2 segment, or its base offset does not match its name)");
+    const int seg_format = b.size() >= 8 ? record::segment_format(b.data()) : 0;
+    if (b.size() < f::segment_header_bytes || seg_format == 0 || f::get_u64(b.data() + 8) != base) {
+      problem(base, name, 0,
+              "bad segment header (not a format 2 or 3 segment, or its base offset does not match its name)");
       head.reset();
       have_expected = false;
       continue;
     }
+    const record::hash_kind kind = record::hash_kind_of_format(seg_format);
     record::hash header_prev{};
     std::memcpy(header_prev.data(), b.data() + 16, f::hash_bytes);
     if (si == 0 && base > 0)
@@ -217,7 +219,7 @@ result<verify_report> verify_log(const fs::path& dir, const verify_options& opts
                               "after it was written (or record {}'s prev-hash was)",
                               rec->off, last->off, last->off, rec->off));
       }
-      const record::hash h = record::hash_of(rec->frame);
+      const record::hash h = record::hash_of(kind, rec->frame);
       if (anchor_hash && rec->off == opts.anchor->off) {
         anchor_seen = true;
         if (h != *anchor_hash)

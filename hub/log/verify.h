@@ -1,6 +1,6 @@
 // Offline check of an event log directory (issue 7, provenance): every record's CRC,
-// dense offsets, and the hash chain (each record carries the BLAKE2b-256 of the one
-// before it). Finds a record altered or removed after it was written, and names it.
+// dense offsets, and the hash chain (each record carries the hash of the one before it:
+// SHA-256 in format 3 segments, BLAKE2b-256 in format 2 ones). Finds a record altered or removed after it was written, and names it.
 //
 // It reads the segment files directly and takes no lock, so it can run beside a hub;
 // the newest records may then still be in flight and show as a torn tail (a note, not

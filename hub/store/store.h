@@ -59,8 +59,9 @@ struct store_stats {
   std::uint64_t corrupt_skipped = 0;// corrupt records found and skipped since start
   bool writable = true;             // false after a write error until it recovers
   std::string last_error;           // the last write error, empty if none
-  std::string chain_head;           // the log: hex BLAKE2b-256 of the record at end()-1 (the
-                                    // hash chain's head, to anchor elsewhere); empty otherwise
+  std::string chain_head;           // the log: hex chain hash (SHA-256; BLAKE2b-256 in a format 2
+                                    // segment) of the record at end()-1 (the hash chain's head, to
+                                    // anchor elsewhere); empty otherwise
 };
 
 // Visitor for read(): return false to stop early.

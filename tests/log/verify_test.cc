@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
+#include <openssl/evp.h>
 
 #include <cstdio>
 #include <fstream>
@@ -226,4 +227,59 @@ TEST_CASE("a segment of log format 1 is refused with a clear message", "[log][ve
   auto r = verify(dir / "data");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.out, Catch::Contains("log format 1"));
+}
+
+TEST_CASE("a log of format 2 opens, grows into format 3 segments and verifies across the change", "[log][verify]") {
+  // The fixture was written by the hub before format 3 (fixtures/format2/README.md).
+  const std::string old_head = "bcbb84505660134a9febaf37a551922bf258cc7afdd51cb9c7d26207e45800e7";
+  hub::test::temp_dir dir("verify");
+  const fs::path data = dir / "data";
+  fs::create_directories(data);
+  for (const auto& e : fs::directory_iterator(FORMAT2_FIXTURE))
+    if (e.path().extension() != ".md") fs::copy_file(e.path(), data / e.path().filename());
+  auto before = verify(data);
+  CHECK(before.exit_code == 0);
+  CHECK_THAT(before.out, Catch::Contains("60 record(s), offsets 0..59") &&
+                             Catch::Contains("head  offset 59 hash " + old_head));
+
+  auto magic_of = [&](std::uint64_t base) {
+    auto b = read_file(data / format::segment_name(base));
+    REQUIRE(b.size() >= 8);
+    return std::string(b.begin(), b.begin() + 8);
+  };
+  {
+    log_options o = small_segments();
+    o.segment_bytes = 8192;  // records 60-79 still fit the last format 2 segment (base 50)
+    auto s = open_or_fail(data, o);
+    REQUIRE(append_range(*s, 60, 60, 10));
+    auto all = read_all(*s);
+    REQUIRE(all.size() == 120);
+    for (std::uint64_t n = 0; n < 120; ++n) CHECK(is_record(all[n], n));
+  }
+  CHECK(magic_of(50) == "HUBLOG02");  // extended in its own format
+  CHECK(magic_of(80) == "HUBLOG03");  // new segments are format 3
+  {
+    // Reopened (the last segment is scanned and its chain recomputed): grows on.
+    auto s = open_or_fail(data, small_segments());
+    REQUIRE(append_range(*s, 120, 20, 10));
+    REQUIRE(read_all(*s).size() == 140);
+  }
+  auto after = verify(data, {"--anchor", "59:" + old_head});
+  CHECK(after.exit_code == 0);
+  CHECK_THAT(after.out, Catch::Contains("140 record(s), offsets 0..139") && Catch::Contains("OK"));
+
+  // Format 3 is SHA-256 of the whole record, as docs/log_format.md says: in segment 80,
+  // each record's prev-hash is the SHA-256 of the record before it, computed here by
+  // OpenSSL directly, and its first record's is the header's (BLAKE2b of record 79).
+  auto b = read_file(data / format::segment_name(80));
+  auto pos = record_positions(b);
+  REQUIRE(pos.size() >= 3);
+  CHECK(std::equal(b.begin() + 16, b.begin() + 48, b.begin() + static_cast<long>(pos[0] + format::at_prev_hash)));
+  for (std::size_t k = 0; k + 1 < pos.size(); ++k) {
+    const std::size_t len = format::frame_bytes + format::get_u32(b.data() + pos[k]);
+    std::array<unsigned char, 32> sha{};
+    unsigned int n = 0;
+    REQUIRE(EVP_Digest(b.data() + pos[k], len, sha.data(), &n, EVP_sha256(), nullptr) == 1);
+    CHECK(std::equal(sha.begin(), sha.end(), b.begin() + static_cast<long>(pos[k + 1] + format::at_prev_hash)));
+  }
 }

@@ -583,7 +583,15 @@ struct subscriber::impl {
         e.signature.assign(r.signature.begin(), r.signature.end());
         buffer.push_back(std::move(e));
       });
-      if (!whole) spdlog::warn("subscription {}: an EVTS message from the hub ends in a malformed record", sub_id);
+      if (!whole) {
+        // What the hub charged for cannot be known: start over after the last event
+        // handed out (the buffered ones come again), so that nothing is lost.
+        spdlog::error("subscription {}: an EVTS message from the hub ends in a malformed record; subscribing "
+                      "again after the last event returned",
+                      sub_id);
+        conn.send({wire::cmd_unsub, wire::u64_frame(sub_id)});
+        subscribe();
+      }
       return;
     }
     if (cmd == wire::rep_subok && m.size() == 3) {

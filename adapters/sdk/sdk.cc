@@ -528,6 +528,8 @@ struct subscriber::impl {
   std::deque<event> buffer;  // received, not yet returned
   std::uint32_t consumed = 0;
   std::optional<std::uint64_t> committed;
+  bool commit_waiting = false;  // a COMMIT waits for its answer
+  bool commit_refused = false;  // an ERR about this subscription came meanwhile
   std::string last_error;
 
   explicit impl(options o) : opts(std::move(o)), conn(opts.connection) {
@@ -609,6 +611,7 @@ struct subscriber::impl {
       auto ref = u64_of(m[3]);
       if (ref && *ref != 0 && *ref != sub_id) return;
       last_error = std::string(text_of(m[2]));
+      if (commit_waiting) commit_refused = true;
       auto reason = code ? static_cast<schema::Reason>(*code) : schema::Reason::internal_error;
       if (reason == schema::Reason::unknown_subscription) {
         spdlog::info("hub forgot subscription {} ({}); subscribing again", sub_id, last_error);
@@ -664,15 +667,18 @@ std::optional<event> subscriber::next(std::chrono::milliseconds timeout) {
 bool subscriber::commit(std::uint64_t next_offset, std::chrono::milliseconds timeout) {
   auto& d = *impl_;
   d.committed.reset();
+  d.commit_refused = false;
+  d.commit_waiting = true;
   d.conn.send({wire::cmd_commit, wire::u64_frame(d.sub_id), wire::u64_frame(next_offset)});
   auto deadline = clock::now() + timeout;
-  while (!d.committed) {
+  while (!d.committed && !d.commit_refused) {
     auto now = clock::now();
-    if (now >= deadline) return false;
+    if (now >= deadline) break;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
     d.conn.poll(std::min(left, std::chrono::milliseconds(100)));
   }
-  return *d.committed == next_offset;
+  d.commit_waiting = false;
+  return d.committed && *d.committed == next_offset;
 }
 
 std::optional<std::uint64_t> subscriber::first_offset() const { return impl_->first; }

@@ -161,7 +161,9 @@ class subscriber {
   std::optional<event> next(std::chrono::milliseconds timeout);
 
   // Durable subscriptions: everything before `next_offset` is processed. Waits for the
-  // hub's COMMITOK up to timeout; false if it did not come.
+  // hub's COMMITOK up to timeout; false if it did not come, or at once if the hub
+  // answered with an error (its reason in last_error(), e.g. a subscription without a
+  // durable name, or a name beyond the hub's max_durable_consumers).
   bool commit(std::uint64_t next_offset, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
   // The offset delivery started at (from SUBOK), once subscribed.

@@ -253,6 +253,21 @@ TEST_CASE("a durable subscription resumes after its committed offset", "[sdk][du
   CHECK(id_of(rest.back().bytes) == ids[9]);
 }
 
+TEST_CASE("a COMMIT the hub refuses returns false at once with the hub's reason", "[sdk][durable]") {
+  hub::test::hubd_process hub;
+  hub::sdk::publisher::options po;
+  po.connection = connect_to(hub.endpoint());
+  hub::sdk::publisher pub(po);
+  REQUIRE(pub.publish(make_event(Entity::peacekeeping, "SSD", "C0")));
+  REQUIRE(pub.flush(10s));
+  hub::sdk::subscriber sub(sub_options(hub.endpoint(), ">"));  // no durable name
+  REQUIRE(read_n(sub, 1).size() == 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(sub.commit(1, 20s));
+  CHECK(std::chrono::steady_clock::now() - t0 < 10s);  // the ERR ended the wait, not the timeout
+  CHECK_THAT(sub.last_error(), Catch::Contains("no durable name"));
+}
+
 TEST_CASE("the spool delivers events published while no hub listened, once, after a restart",
           "[sdk][spool]") {
   hub::test::temp_dir dir("sdk-spool");

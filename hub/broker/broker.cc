@@ -1330,7 +1330,7 @@ struct broker::impl {
       sl.push_back({{"client", client_label(s.identity)}, {"sub_id", s.sub_id}, {"pattern", s.pattern},
                     {"next", next.value}, {"credit", s.credit},
                     {"lag", last_durable.value > next.value ? last_durable.value - next.value : 0},
-                    {"live", s.live}, {"durable", s.durable}});
+                    {"live", s.live}, {"durable", s.durable}, {"batch", s.batch_max}});
     }
     j["subscriptions"] = sl;
     json cons = json::array();

@@ -331,6 +331,14 @@ TEST_CASE("SUB with a batch frame gets EVTS messages of at most that many events
     for (auto& e : part) CHECK(e.offset == offsets[got.size() + more++]);
   }
   CHECK_FALSE(c.recv(300ms));
+  // STATUS shows what the subscription asked for.
+  c.send({"STATUS"});
+  auto st = c.next();
+  REQUIRE(st[0] == "STATUS");
+  auto subs = nlohmann::json::parse(st[1])["subscriptions"];
+  REQUIRE(subs.size() == 1);
+  CHECK(subs[0]["batch"] == 3);
+  CHECK(subs[0]["credit"] == 95);
 
   // A batch frame that is not an 8-byte number is refused; the hub goes on.
   c.send({"SUB", u64(6), ">", "earliest", u64(0), "", u64(7), "3"});

@@ -523,6 +523,7 @@ struct subscriber::impl {
   std::uint64_t next_sub_id = 1;
   bool subscribed = false;   // SUBOK seen for sub_id
   bool failed = false;       // the hub refused the subscription for good
+  bool batch_refused = false;  // the hub predates EVTS: SUB without the batch frame
   std::optional<std::uint64_t> first;
   std::optional<std::uint64_t> last_returned;
   std::deque<event> buffer;  // received, not yet returned
@@ -552,7 +553,7 @@ struct subscriber::impl {
     start_position s = opts.start;
     if (last_returned) s = start_position::at_offset(*last_returned + 1);
     else if (first) s = start_position::at_offset(*first);
-    if (opts.batch > 1)
+    if (opts.batch > 1 && !batch_refused)
       conn.send({wire::cmd_sub, wire::u64_frame(sub_id), opts.pattern, start_name(s.what), wire::u64_frame(s.arg),
                  opts.durable_name, wire::u64_frame(opts.credit_window), wire::u64_frame(opts.batch)});
     else
@@ -613,7 +614,13 @@ struct subscriber::impl {
       last_error = std::string(text_of(m[2]));
       if (commit_waiting) commit_refused = true;
       auto reason = code ? static_cast<schema::Reason>(*code) : schema::Reason::internal_error;
-      if (reason == schema::Reason::unknown_subscription) {
+      if (reason == schema::Reason::malformed_frames && !subscribed && opts.batch > 1 && !batch_refused) {
+        // A hub that predates EVTS takes a SUB of seven frames only: ask again without
+        // the batch frame (one EVT per event).
+        spdlog::info("hub refused SUB with a batch frame ({}); subscribing again without it", last_error);
+        batch_refused = true;
+        subscribe();
+      } else if (reason == schema::Reason::unknown_subscription) {
         spdlog::info("hub forgot subscription {} ({}); subscribing again", sub_id, last_error);
         subscribe();
       } else if (!subscribed && (reason == schema::Reason::bad_pattern || reason == schema::Reason::bad_start ||

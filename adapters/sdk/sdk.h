@@ -146,7 +146,8 @@ class subscriber {
     std::string durable_name;                  // empty: ephemeral
     std::uint32_t credit_window = 256;         // events granted at a time
     // Most events the hub packs into one EVTS message (docs/protocol.md); 1: one EVT
-    // per event (the only form hubs before EVTS send).
+    // per event (the only form hubs before EVTS send; against such a hub, which refuses
+    // the batch frame, the subscriber asks again without it).
     std::uint32_t batch = 64;
   };
 

@@ -29,10 +29,12 @@ struct sub_seen {
 };
 
 // Answers HELLO, PING and SUB; to the first SUB it sends two good events and a record
-// cut short in one EVTS, to any later SUB all three events from its start offset.
+// cut short in one EVTS, to any later SUB all three events from its start offset. As a
+// hub that predates EVTS (`old`), it refuses a SUB with a batch frame as that hub's
+// parser does (ERR malformed_frames, ref 0) and sends one EVT per event.
 class scripted_hub {
  public:
-  scripted_hub() {
+  explicit scripted_hub(bool old = false) : old_(old) {
     router_.set(zmq::sockopt::linger, 0);
     router_.bind("tcp://127.0.0.1:*");
     endpoint_ = router_.get(zmq::sockopt::last_endpoint);
@@ -82,8 +84,20 @@ class scripted_hub {
         s.start_arg = wire::get_u64(m[5].data<std::uint8_t>());
         s.frames = m.size() - 1;
         subs.push_back(s);
+        if (old_ && s.frames == 8) {
+          send(id, {std::string(wire::rep_err), wire::u16_frame(static_cast<std::uint16_t>(
+                                                    hub::schema::Reason::malformed_frames)),
+                    "SUB takes 7 frames (SUB sub-id pattern start start-arg durable credit), got 8", u64(0)});
+          continue;
+        }
         const std::uint64_t from = s.start == wire::start_offset ? s.start_arg : 0;
         send(id, {std::string(wire::rep_subok), u64(s.sub_id), u64(from)});
+        if (old_) {
+          for (std::uint64_t off = from; off < events_.size(); ++off)
+            send(id, {std::string(wire::rep_evt), u64(s.sub_id), u64(off), "peacekeeping.SSD.mandate_activity",
+                      std::string(events_[off].begin(), events_[off].end())});
+          continue;
+        }
         std::string frame;
         for (std::uint64_t off = from; off < events_.size(); ++off)
           wire::evts_append(frame, off, "peacekeeping.SSD.mandate_activity", events_[off], {});
@@ -93,6 +107,7 @@ class scripted_hub {
     }
   }
 
+  bool old_;
   zmq::context_t ctx_;
   zmq::socket_t router_{ctx_, zmq::socket_type::router};
   std::string endpoint_;
@@ -135,4 +150,29 @@ TEST_CASE("a malformed EVTS makes the subscriber subscribe again from where it w
   CHECK(hub.subs[1].sub_id != hub.subs[0].sub_id);
   REQUIRE(hub.unsubs.size() == 1);
   CHECK(hub.unsubs[0] == hub.subs[0].sub_id);
+}
+
+TEST_CASE("against a hub that predates EVTS the subscriber asks again without the batch frame and gets every event",
+          "[sdk][evts]") {
+  scripted_hub hub(true);
+  hub::sdk::subscriber::options o;
+  o.connection = hub::test::connect_to(hub.endpoint());
+  o.pattern = ">";
+  o.start = hub::sdk::start_position::earliest();
+  hub::sdk::subscriber sub(o);
+  std::vector<hub::sdk::event> got;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (got.size() < 3 && std::chrono::steady_clock::now() < until) {
+    if (auto e = sub.next(100ms)) got.push_back(std::move(*e));
+  }
+  hub.stop();
+  REQUIRE(got.size() == 3);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    CHECK(got[i].offset == i);
+    CHECK(got[i].bytes == hub.event(i));
+  }
+  REQUIRE(hub.subs.size() == 2);
+  CHECK(hub.subs[0].frames == 8);
+  CHECK(hub.subs[1].frames == 7);
+  CHECK(hub.subs[1].start == "earliest");  // no SUBOK came, so it starts where it meant to
 }

@@ -1,8 +1,10 @@
 #include "adapters/sdk/sdk.h"
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <map>
+#include <span>
 #include <string_view>
 
 #include <sys/stat.h>
@@ -63,7 +65,8 @@ class connection {
     }
   }
 
-  bool send(std::initializer_list<std::string_view> parts) {
+  bool send(std::initializer_list<std::string_view> parts) { return send(std::span(parts.begin(), parts.size())); }
+  bool send(std::span<const std::string_view> parts) {
     std::size_t i = 0;
     for (auto p : parts) {
       auto flags = zmq::send_flags::dontwait;
@@ -553,12 +556,23 @@ struct subscriber::impl {
     start_position s = opts.start;
     if (last_returned) s = start_position::at_offset(*last_returned + 1);
     else if (first) s = start_position::at_offset(*first);
-    if (opts.batch > 1 && !batch_refused)
-      conn.send({wire::cmd_sub, wire::u64_frame(sub_id), opts.pattern, start_name(s.what), wire::u64_frame(s.arg),
-                 opts.durable_name, wire::u64_frame(opts.credit_window), wire::u64_frame(opts.batch)});
-    else
-      conn.send({wire::cmd_sub, wire::u64_frame(sub_id), opts.pattern, start_name(s.what), wire::u64_frame(s.arg),
-                 opts.durable_name, wire::u64_frame(opts.credit_window)});
+    const std::string id = wire::u64_frame(sub_id), arg = wire::u64_frame(s.arg),
+                      credit = wire::u64_frame(opts.credit_window), batch = wire::u64_frame(opts.batch);
+    const std::array<std::string_view, 8> f{wire::cmd_sub, id, opts.pattern, start_name(s.what), arg,
+                                            opts.durable_name, credit, batch};
+    // The eighth frame (batch) only when batches are wanted and the hub takes them.
+    conn.send(std::span(f).first(opts.batch > 1 && !batch_refused ? 8 : 7));
+  }
+
+  // An event the hub sent (in an EVT or an EVTS), buffered until next() returns it.
+  void take(std::uint64_t offset, std::string_view topic, std::span<const std::uint8_t> envelope,
+            std::span<const std::uint8_t> signature) {
+    event e;
+    e.offset = offset;
+    e.topic = std::string(topic);
+    e.bytes.assign(envelope.begin(), envelope.end());
+    e.signature.assign(signature.begin(), signature.end());
+    buffer.push_back(std::move(e));
   }
 
   void handle(frames& m) {
@@ -567,25 +581,13 @@ struct subscriber::impl {
       if (u64_of(m[1]) != sub_id) return;  // a subscription from before a reset
       auto off = u64_of(m[2]);
       if (!off) return;
-      event e;
-      e.offset = *off;
-      e.topic = std::string(text_of(m[3]));
-      e.bytes.assign(m[4].data<std::uint8_t>(), m[4].data<std::uint8_t>() + m[4].size());
-      if (m.size() == 6) e.signature.assign(m[5].data<std::uint8_t>(), m[5].data<std::uint8_t>() + m[5].size());
-      buffer.push_back(std::move(e));
+      take(*off, text_of(m[3]), bytes_of(m[4]), m.size() == 6 ? bytes_of(m[5]) : std::span<const std::uint8_t>());
       return;
     }
     if (cmd == wire::rep_evts && m.size() == 3) {
       if (u64_of(m[1]) != sub_id) return;
-      const std::span<const std::uint8_t> events(m[2].data<std::uint8_t>(), m[2].size());
-      const bool whole = wire::evts_for_each(events, [&](const wire::evts_record& r) {
-        event e;
-        e.offset = r.offset;
-        e.topic = std::string(r.topic);
-        e.bytes.assign(r.envelope.begin(), r.envelope.end());
-        e.signature.assign(r.signature.begin(), r.signature.end());
-        buffer.push_back(std::move(e));
-      });
+      const bool whole = wire::evts_for_each(
+          bytes_of(m[2]), [&](const wire::evts_record& r) { take(r.offset, r.topic, r.envelope, r.signature); });
       if (!whole) {
         // What the hub charged for cannot be known: start over after the last event
         // handed out (the buffered ones come again), so that nothing is lost.

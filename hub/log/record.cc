@@ -38,8 +38,6 @@ struct sha256_hasher {
 
 }  // namespace
 
-const char* hash_name(hash_kind k) { return k == hash_kind::sha256 ? "SHA-256" : "BLAKE2b-256"; }
-
 int segment_format(const std::uint8_t* magic8) {
   if (std::memcmp(magic8, f::segment_magic.data(), 8) == 0) return 3;
   if (std::memcmp(magic8, f::segment_magic_v2.data(), 8) == 0) return 2;

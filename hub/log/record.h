@@ -20,7 +20,6 @@ using hash = std::array<std::uint8_t, format::hash_bytes>;
 // instructions make it about twice as fast as BLAKE2b on a record) or BLAKE2b-256
 // (format 2 segments, read and extended as they were written).
 enum class hash_kind : std::uint8_t { blake2b_256, sha256 };
-[[nodiscard]] const char* hash_name(hash_kind k);
 // The format a segment header's magic names (2 or 3), or 0 for any other bytes.
 [[nodiscard]] int segment_format(const std::uint8_t* magic8);
 [[nodiscard]] inline hash_kind hash_kind_of_format(int format) {

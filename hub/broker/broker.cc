@@ -91,6 +91,7 @@ struct broker::impl {
     bool published = false;                         // it has sent a PUB (its role in the status)
     bool hello = false;                             // it said HELLO to this hub instance
     bool unread = false;                            // its outbox overflowed: dropped at the turn's end
+    bool unreachable = false;                       // its connection is gone (see mark_unreachable)
   };
 
   // A PUB of this turn waiting for its signature check (or behind one that does).
@@ -544,6 +545,26 @@ struct broker::impl {
     for (auto& [sid, handle] : it->second.subs) remove_sub(handle);
     clients.erase(it);
     counters.clients_dropped++;
+  }
+
+  // A reply found the client's connection closed (EHOSTUNREACH). What it sent before it
+  // closed may still be queued on the hub's side and is read after this: ZeroMQ keeps
+  // the incoming half of a closed connection until it is drained. So the client is
+  // dropped once (logged, counted, subscriptions and outbox ended) and kept as
+  // unreachable: its queued PUBs are still stored, their replies go nowhere, and its
+  // record is forgotten quietly once it has been silent for client_timeout_ms. ZeroMQ
+  // gives every connection a new routing id, so the identity never comes back.
+  void mark_unreachable(const std::string& identity) {
+    auto it = clients.find(identity);
+    if (it == clients.end()) return;
+    auto& c = it->second;
+    if (!c.unreachable)
+      spdlog::info("client {} dropped: unreachable; {} subscription(s) ended", client_label(identity), c.subs.size());
+    for (auto& [sid, handle] : c.subs) remove_sub(handle);
+    c.subs.clear();
+    c.outbox.clear();
+    if (!c.unreachable) counters.clients_dropped++;
+    c.unreachable = true;
   }
 
   void remove_sub(std::uint64_t handle) {
@@ -1261,7 +1282,12 @@ struct broker::impl {
       std::vector<std::string> silent;
       for (auto& [id, c] : clients)
         if (now - c.last_seen > opts.client_timeout_ms) silent.push_back(id);
-      for (auto& id : silent) drop_client(id, "silent for longer than client_timeout_ms");
+      for (auto& id : silent) {
+        if (clients.at(id).unreachable)
+          clients.erase(id);  // dropped and counted when it was found unreachable
+        else
+          drop_client(id, "silent for longer than client_timeout_ms");
+      }
       if (hooks.on_tick) {
         try {
           hooks.on_tick(now, internal_out);
@@ -1315,6 +1341,7 @@ struct broker::impl {
     std::unordered_map<std::string_view, std::size_t> in_flight_of;  // one pass over the pending ACKs
     for (const auto& a : acks) ++in_flight_of[a.identity];
     for (auto& [id, c] : clients) {
+      if (c.unreachable) continue;  // dropped; only what it queued before it went is left
       auto f = in_flight_of.find(id);
       const std::size_t in_flight = f == in_flight_of.end() ? 0 : f->second;
       // Its role from what it has done: sent PUBs, holds subscriptions.
@@ -1454,7 +1481,7 @@ struct broker::impl {
       serve_lagging();
       flush_outboxes();
       housekeeping(now);
-      for (auto& id : gone) drop_client(id, "unreachable");
+      for (auto& id : gone) mark_unreachable(id);
       gone.clear();
       for (auto& id : unread)
         drop_client(id, fmt::format("it does not read its replies ({} waiting beyond ZeroMQ's queue of {})",

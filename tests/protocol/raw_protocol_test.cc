@@ -757,15 +757,23 @@ TEST_CASE("a publisher that vanishes with PUBs in flight is dropped and counted:
     REQUIRE(p.next()[0] == "WELCOME");
     for (int i = 1; i <= n; ++i) p.send({"PUB", u64(static_cast<std::uint64_t>(i)), envelope()});
   }  // closed without reading a single ACK
+  // The hub may find it gone at an ACK while PUBs it sent are still queued on the hub's
+  // side (ZeroMQ keeps the incoming half of a closed connection until it is read): they
+  // are stored all the same, and the client is dropped once, not once per reply.
   nlohmann::json after;
   CHECK(hub::test::wait_for(
       [&] {
         after = counters_of(c);
-        return after.at("clients_dropped").get<std::uint64_t>() > before.at("clients_dropped").get<std::uint64_t>();
+        return after.at("clients_dropped").get<std::uint64_t>() > before.at("clients_dropped").get<std::uint64_t>() &&
+               after.at("events_in").get<std::uint64_t>() >= before.at("events_in").get<std::uint64_t>() + n;
       },
       15s));
-  CHECK(after.at("clients_dropped").get<std::uint64_t>() == before.at("clients_dropped").get<std::uint64_t>() + 1);
   CHECK(after.at("events_in").get<std::uint64_t>() == before.at("events_in").get<std::uint64_t>() + n);
-  CHECK_THAT(hub.log(), Catch::Contains("client vanishing-publisher dropped"));
+  CHECK(after.at("clients_dropped").get<std::uint64_t>() == before.at("clients_dropped").get<std::uint64_t>() + 1);
+  const std::string log = hub.log();
+  const std::string line = "client vanishing-publisher dropped";
+  const auto first = log.find(line);
+  CHECK(first != std::string::npos);
+  CHECK(log.find(line, first + 1) == std::string::npos);
   hub_still_serves(ctx, c, hub.endpoint());
 }

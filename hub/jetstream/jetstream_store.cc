@@ -369,17 +369,26 @@ class jetstream_store final : public store::store {
     return status::ok();
   }
 
+  // Read from the stream's leader, not with kvStore_Get: a key-value bucket allows direct
+  // gets, which any replica answers, so a hub could read an offset another hub committed
+  // a moment ago as it was before (or a removed consumer as still there).
   std::optional<offset> consumer_offset(std::string_view name) const override {
-    std::string key = consumer_key(name);
-    kvEntry* e = nullptr;
-    natsStatus s = kvStore_Get(&e, kv_.get(), key.c_str());
+    const std::string stream = "KV_" + opts_.consumers_bucket;
+    const std::string subject = "$KV." + opts_.consumers_bucket + "." + consumer_key(name);
+    natsMsg* m = nullptr;
+    jsErrCode code{};
+    natsStatus s = js_GetLastMsg(&m, js_.get(), stream.c_str(), subject.c_str(), nullptr, &code);
     if (s != NATS_OK) {
-      if (s != NATS_NOT_FOUND)
-        spdlog::warn("{}", nats_error(fmt::format("cannot read the offset of consumer {}", name), s));
+      if (s != NATS_NOT_FOUND && code != JSNoMessageFoundErr)
+        spdlog::warn("{}", nats_error(fmt::format("cannot read the offset of consumer {}", name), s, code));
       return std::nullopt;
     }
-    std::string value(kvEntry_ValueString(e));
-    kvEntry_Destroy(e);
+    const char* op = nullptr;
+    const bool removed = natsMsgHeader_Get(m, "KV-Operation", &op) == NATS_OK && op != nullptr &&
+                         (std::string_view(op) == "DEL" || std::string_view(op) == "PURGE");
+    std::string value(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+    natsMsg_Destroy(m);
+    if (removed) return std::nullopt;
     auto v = parse_u64(value);
     if (!v) {
       spdlog::warn("consumer {}: stored offset '{}' is not a number; ignored", name, value);
@@ -408,6 +417,10 @@ class jetstream_store final : public store::store {
     for (int i = 0; i < keys.Count; ++i)
       if (auto name = consumer_name(keys.Keys[i])) names.push_back(std::move(*name));
     kvKeysList_Destroy(&keys);
+    // nats.c's listing (a consumer on the bucket's stream) can name a key twice: seen
+    // on a three-node cluster under load, after the key was updated.
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
     return names;
   }
 

@@ -73,7 +73,7 @@ result<hub_config> load_file(const std::filesystem::path& path) {
   if (!root.IsMap()) return status::config_error(fmt::format("{}:1: the config must be a mapping of keys", path.string()));
   r.check_keys(root, {"hub_name", "endpoint", "mirror_endpoint", "data_dir", "http", "store", "dedup_window",
                       "client_timeout_ms", "max_envelope_bytes", "max_subscriptions_per_client",
-                      "max_unread_replies", "max_durable_consumers", "idle_poll_us", "rules", "log", "security"}, "");
+                      "max_unread_replies", "max_durable_consumers", "idle_poll_us", "max_messages_per_turn", "rules", "log", "security"}, "");
   r.get(root, "hub_name", "", c.hub_name);
   r.get(root, "endpoint", "", c.endpoint);
   r.get(root, "mirror_endpoint", "", c.mirror_endpoint);
@@ -86,6 +86,7 @@ result<hub_config> load_file(const std::filesystem::path& path) {
   r.get(root, "max_unread_replies", "", c.max_unread_replies);
   r.get(root, "max_durable_consumers", "", c.max_durable_consumers);
   r.get(root, "idle_poll_us", "", c.idle_poll_us);
+  r.get(root, "max_messages_per_turn", "", c.max_messages_per_turn);
   if (auto s = root["store"]) {
     if (!s.IsMap()) {
       r.errors.push_back(fmt::format("{}: key 'store' must be a mapping", r.where(s)));
@@ -181,6 +182,8 @@ status validate(const hub_config& c) {
   if (c.max_unread_replies < 100) bad("max_unread_replies", "must be at least 100");
   if (c.max_durable_consumers < 1) bad("max_durable_consumers", "must be at least 1");
   if (c.idle_poll_us < 0 || c.idle_poll_us > 100'000) bad("idle_poll_us", "must be between 0 and 100000");
+  if (c.max_messages_per_turn < 1 || c.max_messages_per_turn > 65'536)
+    bad("max_messages_per_turn", "must be between 1 and 65536");
   if (c.security && (c.curve_secret_key_file.empty() || c.acl_file.empty()))
     bad("security.enabled", "needs security.curve_secret_key_file and security.acl_file");
   if (c.log_format != "text" && c.log_format != "json")
@@ -222,6 +225,7 @@ std::string to_yaml(const hub_config& c) {
   out << YAML::Key << "max_unread_replies" << YAML::Value << c.max_unread_replies;
   out << YAML::Key << "max_durable_consumers" << YAML::Value << c.max_durable_consumers;
   out << YAML::Key << "idle_poll_us" << YAML::Value << c.idle_poll_us;
+  out << YAML::Key << "max_messages_per_turn" << YAML::Value << c.max_messages_per_turn;
   out << YAML::Key << "rules" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "files" << YAML::Value << YAML::BeginSeq;
   for (const auto& f : c.rule_files) out << f;

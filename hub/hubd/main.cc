@@ -204,6 +204,7 @@ int main(int argc, char** argv) {
   bo.max_outbox = static_cast<std::size_t>(cfg.max_unread_replies);
   bo.max_consumers = static_cast<std::size_t>(cfg.max_durable_consumers);
   bo.idle_poll = std::chrono::microseconds(cfg.idle_poll_us);
+  bo.max_batch = static_cast<std::size_t>(cfg.max_messages_per_turn);
   if (cfg.security) {
     auto key = hub::security::read_secret_key_file(cfg.curve_secret_key_file);
     if (!key) {

@@ -743,8 +743,10 @@ TEST_CASE("a publisher that vanishes with PUBs in flight is dropped and counted:
           "[protocol][bad-input]") {
   hub::test::temp_dir dir("raw-protocol");
   // A client is forgotten after 3 s of silence (10 s by default) if the hub has sent it
-  // nothing since it went (an ACK to a vanished peer finds it gone at once).
-  std::ofstream(dir / "hubd.yaml") << "client_timeout_ms: 3000\n";
+  // nothing since it went (an ACK to a vanished peer finds it gone at once). Eight
+  // messages a turn: the hub acknowledges the first PUBs while it has not read the
+  // others, so it finds the publisher gone with PUBs of it still queued.
+  std::ofstream(dir / "hubd.yaml") << "client_timeout_ms: 3000\nmax_messages_per_turn: 8\n";
   hub::test::hubd_process hub({.config = dir / "hubd.yaml"});
   zmq::context_t ctx;
   raw_client c(ctx, hub.endpoint());

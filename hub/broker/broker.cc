@@ -1483,9 +1483,12 @@ struct broker::impl {
       housekeeping(now);
       for (auto& id : gone) mark_unreachable(id);
       gone.clear();
-      for (auto& id : unread)
+      for (auto& id : unread) {
+        auto it = clients.find(id);
+        if (it == clients.end() || it->second.unreachable) continue;  // dropped above, counted once
         drop_client(id, fmt::format("it does not read its replies ({} waiting beyond ZeroMQ's queue of {})",
                                     opts.max_outbox, opts.client_hwm));
+      }
       unread.clear();
     } catch (const std::exception& e) {
       spdlog::error("internal error in the event loop: {}", e.what());

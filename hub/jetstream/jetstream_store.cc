@@ -386,7 +386,9 @@ class jetstream_store final : public store::store {
     const char* op = nullptr;
     const bool removed = natsMsgHeader_Get(m, "KV-Operation", &op) == NATS_OK && op != nullptr &&
                          (std::string_view(op) == "DEL" || std::string_view(op) == "PURGE");
-    std::string value(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+    const char* data = natsMsg_GetData(m);
+    const int len = natsMsg_GetDataLength(m);
+    std::string value = data != nullptr && len > 0 ? std::string(data, static_cast<std::size_t>(len)) : std::string();
     natsMsg_Destroy(m);
     if (removed) return std::nullopt;
     auto v = parse_u64(value);

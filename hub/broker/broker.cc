@@ -22,6 +22,7 @@
 
 #include "hub/broker/commands.h"
 #include "hub/broker/work_pool.h"
+#include "hub/broker/zmtp_mirror.h"
 #include "hub/dedup/dedup.h"
 #include "hub/topic/topic.h"
 #include "schemas/schema.h"
@@ -155,7 +156,7 @@ struct broker::impl {
   zmq::context_t ctx{1};
   zmq::socket_t router{ctx, zmq::socket_type::router};
   zmq::socket_t monitor_sock{ctx, zmq::socket_type::pair};  // the router's connection events
-  std::optional<zmq::socket_t> mirror;
+  std::unique_ptr<zmtp_mirror> mirror;  // when a mirror endpoint is set
   zmq::socket_t sync_sock{ctx, zmq::socket_type::pair};
   std::optional<zmq::socket_t> zap;  // the ZAP handler's socket, when security is on
   std::thread sync_thread;
@@ -235,16 +236,13 @@ struct broker::impl {
       }
       router.bind(opts.endpoint);
       bound_endpoint = router.get(zmq::sockopt::last_endpoint);
-      if (!opts.mirror_endpoint.empty()) {
-        mirror.emplace(ctx, zmq::socket_type::xpub);
-        mirror->set(zmq::sockopt::linger, 0);
-        mirror->set(zmq::sockopt::sndhwm, 100000);
-        mirror->set(zmq::sockopt::xpub_nodrop, 1);  // a full pipe is EAGAIN, which we count
-        mirror->bind(opts.mirror_endpoint);
-        bound_mirror = mirror->get(zmq::sockopt::last_endpoint);
-      }
     } catch (const zmq::error_t& e) {
       return status::unavailable(fmt::format("cannot bind {}: {}", opts.endpoint, e.what()));
+    }
+    if (!opts.mirror_endpoint.empty()) {
+      mirror = std::make_unique<zmtp_mirror>();
+      if (auto s = mirror->bind(opts.mirror_endpoint); !s) return s;
+      bound_mirror = mirror->endpoint();
     }
     std::string inproc = "inproc://sync-" + hub_id;
     sync_sock.bind(inproc);
@@ -1065,17 +1063,8 @@ struct broker::impl {
     bool mirror_ok = !opts.acl || schema::GetEnvelope(v.envelope.data())->classification() ==
                                       schema::Classification::public_;
     if (mirror && mirror_ok) {
-      try {
-        auto r1 = mirror->send(zmq::buffer(v.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-        if (r1) {
-          mirror->send(zmq::buffer(v.envelope.data(), v.envelope.size()), zmq::send_flags::dontwait);
-          counters.mirror_sent++;
-        } else {
-          counters.mirror_dropped++;
-        }
-      } catch (const zmq::error_t& e) {
-        counters.mirror_dropped++;
-      }
+      counters.mirror_dropped += mirror->publish(v.topic, v.envelope.data(), v.envelope.size());
+      counters.mirror_sent++;
     }
     match_buf.clear();
     trie.match(v.topic, match_buf);
@@ -1279,6 +1268,7 @@ struct broker::impl {
   void housekeeping(millis now) {
     if (now >= next_housekeeping) {
       next_housekeeping = now + 1000;
+      if (mirror) mirror->expire(std::chrono::steady_clock::now());
       std::vector<std::string> silent;
       for (auto& [id, c] : clients)
         if (now - c.last_seen > opts.client_timeout_ms) silent.push_back(id);
@@ -1336,6 +1326,7 @@ struct broker::impl {
                      {"naks", naks}, {"errs", errs}};
     j["security"] = opts.acl ? "curve" : "off";
     j["idle_poll_us"] = opts.idle_poll.count();
+    j["mirror_readers"] = mirror ? mirror->readers() : 0;  // SUB sockets past the handshake
     millis now = now_millis();
     json cl = json::array();
     std::unordered_map<std::string_view, std::size_t> in_flight_of;  // one pass over the pending ACKs
@@ -1387,14 +1378,15 @@ struct broker::impl {
         {sync_sock.handle(), 0, ZMQ_POLLIN, 0},
         {nullptr, stop_pipe[0], ZMQ_POLLIN, 0},
     };
-    mirror_index = items.size();
-    if (mirror) items.push_back({mirror->handle(), 0, ZMQ_POLLIN, 0});
     zap_index = items.size();
     if (zap) items.push_back({zap->handle(), 0, ZMQ_POLLIN, 0});
     monitor_index = items.size();
     items.push_back({monitor_sock.handle(), 0, ZMQ_POLLIN, 0});
+    mirror_index = items.size();  // the mirror's listener and connections come last, as they are now
     auto last_work = std::chrono::steady_clock::time_point::min();
     while (!stopping.load()) {
+      items.resize(mirror_index);
+      if (mirror) mirror->add_poll_items(items);
       long timeout = 100;
       bool pending_work = !internal_out.empty() || has_deliverable_lagging();
       if (pending_work) timeout = 0;
@@ -1457,11 +1449,7 @@ struct broker::impl {
     turn_started = std::chrono::steady_clock::now();
     try {
       if (items[1].revents & ZMQ_POLLIN) handle_sync_reply();
-      if (mirror && (items[mirror_index].revents & ZMQ_POLLIN)) {
-        zmq::message_t m;
-        while (mirror->recv(m, zmq::recv_flags::dontwait)) {
-        }
-      }
+      if (mirror) mirror->handle(items.data() + mirror_index, items.size() - mirror_index);
       publish_internal();
       for (std::size_t i = 0; i < opts.max_batch; ++i) {
         frames.clear();
@@ -1478,6 +1466,7 @@ struct broker::impl {
       append_batch();
       request_sync(now);
       advance_durable();
+      if (mirror) mirror->flush();  // before anything else, for the mirror's latency
       serve_lagging();
       flush_outboxes();
       housekeeping(now);
@@ -1512,6 +1501,7 @@ struct broker::impl {
       zmq::poll(&it, 1, std::chrono::milliseconds(50));
     }
     advance_durable();
+    if (mirror) mirror->flush();
     flush_outboxes();
     spdlog::info("stopped: {} events in, {} out, log end {}", counters.events_in, counters.events_out,
                  st->end().value);

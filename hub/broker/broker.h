@@ -1,5 +1,5 @@
-// The broker: hubd's event loop. It owns every ZeroMQ socket (the client ROUTER, the
-// XPUB mirror, the inproc pair to the sync thread) and speaks docs/protocol.md.
+// The broker: hubd's event loop. It owns every socket (the client ROUTER, the mirror's
+// TCP connections, the inproc pair to the sync thread) and speaks docs/protocol.md.
 //
 // Data flow per loop turn: drain up to max_batch client messages; verify each PUB's
 // envelope, drop resends by id, append the batch to the store with one call; ask the

@@ -454,6 +454,41 @@ TEST_CASE("the mirror sends topic and envelope of stored events to a plain SUB s
   CHECK(hub::schema::EnvelopeBufferHasIdentifier((*got)[1].data()));
 }
 
+TEST_CASE("STATUS counts the mirror's readers, and a mirror peer speaking nonsense is closed", "[protocol][mirror]") {
+  hub::test::hubd_process hub;
+  zmq::context_t ctx;
+  raw_client c(ctx, hub.endpoint());
+  auto readers = [&] {
+    c.send({"STATUS"});
+    auto m = c.next();
+    REQUIRE(m[0] == "STATUS");
+    return nlohmann::json::parse(m[1]).at("mirror_readers").get<int>();
+  };
+  CHECK(readers() == 0);
+  {
+    raw_client a(ctx, hub.mirror_endpoint(), zmq::socket_type::sub);
+    raw_client b(ctx, hub.mirror_endpoint(), zmq::socket_type::xsub);
+    CHECK(hub::test::wait_for([&] { return readers() == 2; }));
+    // Bytes that are not ZMTP, as a port scanner or a browser would send.
+    zmq::socket_t garbage(ctx, zmq::socket_type::stream);  // plain TCP
+    garbage.set(zmq::sockopt::linger, 0);
+    garbage.connect(hub.mirror_endpoint());
+    zmq::pollitem_t item{garbage.handle(), 0, ZMQ_POLLIN, 0};
+    REQUIRE(zmq::poll(&item, 1, 10s) == 1);
+    std::vector<zmq::message_t> connected;  // ZMQ_STREAM: [routing id][empty] once connected
+    REQUIRE(zmq::recv_multipart(garbage, std::back_inserter(connected)));
+    REQUIRE(connected.size() == 2);
+    garbage.send(connected[0], zmq::send_flags::sndmore);
+    garbage.send(zmq::str_buffer("GET / HTTP/1.1\r\n\r\n"));
+    CHECK(hub::test::wait_for([&] { return hub.log().find("mirror: closed the connection") != std::string::npos; }));
+    CHECK_THAT(hub.log(), Catch::Contains("does not speak ZMTP"));
+    CHECK(readers() == 2);
+  }
+  // Both readers closed their sockets: the hub sees their connections end.
+  CHECK(hub::test::wait_for([&] { return readers() == 0; }));
+  hub_still_serves(ctx, c, hub.endpoint());
+}
+
 TEST_CASE("every kind of bad input gets its reason code and the hub goes on", "[protocol][bad-input]") {
   hub::test::hubd_process hub;
   zmq::context_t ctx;

@@ -1,0 +1,362 @@
+// The mirror's own ZMTP publisher, driven here as the broker's loop drives it, against
+// real libzmq SUB and XSUB sockets on loopback and, for what libzmq would never send,
+// a raw TCP socket speaking ZMTP by hand.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hub/broker/zmtp_mirror.h"
+
+using namespace std::chrono_literals;
+using hub::broker::mirror_limits;
+using hub::broker::zmtp_mirror;
+
+namespace {
+
+// Runs the mirror's side as the loop would (poll, handle) until cond() holds or 10 s pass.
+bool pump(zmtp_mirror& m, const std::function<bool()>& cond, std::chrono::milliseconds deadline = 10s) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::vector<zmq::pollitem_t> items;
+    m.add_poll_items(items);
+    zmq::poll(items.data(), items.size(), 5ms);
+    m.handle(items.data(), items.size());
+  }
+  return true;
+}
+
+void listen(zmtp_mirror& m) {
+  auto s = m.bind("tcp://127.0.0.1:*");
+  INFO(s.message());
+  REQUIRE(s.is_ok());
+}
+
+std::uint16_t port_of(const std::string& endpoint) {
+  return static_cast<std::uint16_t>(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
+}
+
+// A SUB (or XSUB) socket of libzmq, the kind of reader the mirror is for.
+struct zmq_reader {
+  zmq::socket_t s;
+  zmq_reader(zmq::context_t& ctx, const std::string& endpoint, zmq::socket_type type = zmq::socket_type::sub)
+      : s(ctx, type) {
+    s.set(zmq::sockopt::linger, 0);
+    s.connect(endpoint);
+  }
+  std::optional<std::vector<std::string>> try_recv() {
+    std::vector<zmq::message_t> msg;
+    if (!zmq::recv_multipart(s, std::back_inserter(msg), zmq::recv_flags::dontwait)) return std::nullopt;
+    std::vector<std::string> out;
+    for (auto& f : msg) out.push_back(f.to_string());
+    return out;
+  }
+};
+
+// A TCP connection that speaks ZMTP by hand.
+struct raw_peer {
+  int fd = -1;
+  std::string in;
+  explicit raw_peer(const std::string& endpoint, int rcvbuf = 0) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);  // before the window is set
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port_of(endpoint));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  }
+  ~raw_peer() { ::close(fd); }
+  raw_peer(const raw_peer&) = delete;
+  raw_peer& operator=(const raw_peer&) = delete;
+  void send(const std::string& bytes) const {
+    REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+  }
+  // Reads what has arrived; false once the mirror has closed the connection.
+  bool read_some() {
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        in.append(buf, static_cast<std::size_t>(n));
+        continue;
+      }
+      return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    }
+  }
+};
+
+std::string greeting(int major = 3, const std::string& mechanism = "NULL") {
+  std::string g(64, '\0');
+  g[0] = '\xFF';
+  g[9] = '\x7F';
+  g[10] = static_cast<char>(major);
+  g.replace(12, mechanism.size(), mechanism);
+  return g;
+}
+
+std::string command(const std::string& name, const std::string& data) {
+  std::string body = std::string(1, static_cast<char>(name.size())) + name + data;
+  REQUIRE(body.size() <= 255);
+  return std::string{'\x04', static_cast<char>(body.size())} + body;
+}
+
+std::string ready(const std::string& type) {
+  return command("READY", std::string("\x0bSocket-Type", 12) + std::string("\0\0\0", 3) +
+                              static_cast<char>(type.size()) + type);
+}
+
+std::string message(const std::string& body) { return std::string{'\x00', static_cast<char>(body.size())} + body; }
+
+// The greeting and READY the mirror sends every new connection.
+constexpr std::size_t mirror_hello_size = 64 + 2 + 26;
+
+}  // namespace
+
+TEST_CASE("mirror: a libzmq SUB socket receives topic and body of what it subscribed to, in order", "[mirror]") {
+  zmtp_mirror m;
+  listen(m);
+  zmq::context_t ctx;
+  zmq_reader sub(ctx, m.endpoint());
+  sub.s.set(zmq::sockopt::subscribe, "peacekeeping.");
+  REQUIRE(pump(m, [&] { return m.subscriptions() == 1; }));
+  CHECK(m.readers() == 1);
+  // Short and long frames (a ZMTP frame over 255 bytes has an 8-byte size).
+  const std::string long_topic = "peacekeeping." + std::string(300, 't');
+  const std::string big(70'000, 'b');
+  std::vector<std::pair<std::string, std::string>> sent;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string topic = i % 10 == 0 ? long_topic : "peacekeeping.SSD.event_" + std::to_string(i);
+    const std::string body = i % 7 == 0 ? big + std::to_string(i) : "body " + std::to_string(i);
+    CHECK(m.publish(topic, body.data(), body.size()) == 0);
+    CHECK(m.publish("development.SSD.activity", "x", 1) == 0);  // not subscribed: not sent
+    sent.emplace_back(topic, body);
+  }
+  m.flush();
+  std::vector<std::vector<std::string>> got;
+  REQUIRE(pump(m, [&] {
+    while (auto msg = sub.try_recv()) got.push_back(*msg);
+    return got.size() >= sent.size();
+  }));
+  REQUIRE(got.size() == sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    REQUIRE(got[i].size() == 2);
+    CHECK(got[i][0] == sent[i].first);
+    CHECK(got[i][1] == sent[i].second);
+  }
+}
+
+TEST_CASE("mirror: subscriptions count as XPUB's do, and each reader gets only its own", "[mirror]") {
+  zmtp_mirror m;
+  listen(m);
+  zmq::context_t ctx;
+  zmq_reader a(ctx, m.endpoint(), zmq::socket_type::xsub);
+  zmq_reader b(ctx, m.endpoint());
+  b.s.set(zmq::sockopt::subscribe, "development.");
+  // XSUB sends its subscriptions as messages. It counts them itself and passes a cancel
+  // on when the last of a prefix goes; the mirror holds a prefix once, as XPUB does.
+  a.s.send(zmq::buffer(std::string("\x01peacekeeping.", 14)));
+  a.s.send(zmq::buffer(std::string("\x01peacekeeping.", 14)));
+  REQUIRE(pump(m, [&] { return m.readers() == 2 && m.subscriptions() == 2; }));
+  CHECK(m.connections() == 2);
+  a.s.send(zmq::buffer(std::string("\x00peacekeeping.", 14)));
+  const std::string mark = "development.mark";
+  // The first cancel stays in the XSUB (one subscription is left): a still gets events.
+  m.publish("peacekeeping.one", "1", 1);
+  m.publish("development.two", "2", 1);
+  m.publish(mark, "3", 1);
+  m.flush();
+  std::vector<std::string> got_a, got_b;
+  REQUIRE(pump(m, [&] {
+    while (auto msg = a.try_recv()) got_a.push_back((*msg)[0]);
+    while (auto msg = b.try_recv()) got_b.push_back((*msg)[0]);
+    return !got_a.empty() && got_b.size() == 2;
+  }));
+  CHECK(got_a == std::vector<std::string>{"peacekeeping.one"});
+  CHECK(got_b == std::vector<std::string>{"development.two", mark});
+  // The second cancel ends the subscription: a gets nothing more, b still does.
+  a.s.send(zmq::buffer(std::string("\x00peacekeeping.", 14)));
+  REQUIRE(pump(m, [&] { return m.subscriptions() == 1; }));
+  m.publish("peacekeeping.four", "4", 1);
+  m.publish(mark, "5", 1);
+  m.flush();
+  got_b.clear();
+  REQUIRE(pump(m, [&] {
+    while (auto msg = b.try_recv()) got_b.push_back((*msg)[1]);
+    return !got_b.empty();
+  }));
+  CHECK(got_b == std::vector<std::string>{"5"});
+  CHECK_FALSE(a.try_recv());
+}
+
+TEST_CASE("mirror: ZMTP 3.1 SUBSCRIBE and CANCEL commands and heartbeats are understood", "[mirror]") {
+  zmtp_mirror m;
+  listen(m);
+  raw_peer p(m.endpoint());
+  p.send(greeting() + ready("SUB") + command("SUBSCRIBE", "coordination.") + command("PING", std::string("\0\x0a", 2) + "ctx-7"));
+  REQUIRE(pump(m, [&] { return p.read_some() && m.subscriptions() == 1 && p.in.size() >= mirror_hello_size + 2 + 10; }));
+  // Greeting (ZMTP 3.0, NULL), READY naming XPUB, then the PONG with the PING's context.
+  CHECK(p.in.substr(0, 1) == "\xFF");
+  CHECK(p.in[10] == 3);
+  CHECK(p.in.substr(12, 4) == "NULL");
+  CHECK(p.in.find("Socket-Type") != std::string::npos);
+  CHECK(p.in.find("XPUB") != std::string::npos);
+  CHECK(p.in.substr(mirror_hello_size) == command("PONG", "ctx-7"));
+  p.in.clear();
+  m.publish("coordination.SSD.coherence_alert", "alert", 5);
+  m.flush();
+  REQUIRE(pump(m, [&] { return p.read_some() && !p.in.empty(); }));
+  CHECK(p.in == std::string("\x01\x20", 2) + "coordination.SSD.coherence_alert" + std::string("\x00\x05", 2) + "alert");
+  p.send(command("CANCEL", "coordination."));
+  REQUIRE(pump(m, [&] { return m.subscriptions() == 0; }));
+  CHECK(m.readers() == 1);
+}
+
+TEST_CASE("mirror: a reader that does not read loses its own events, not another reader's", "[mirror]") {
+  mirror_limits limits;
+  limits.max_buffered_bytes = 64 * 1024;
+  zmtp_mirror m(limits);
+  listen(m);
+  zmq::context_t ctx;
+  zmq_reader fast(ctx, m.endpoint());
+  fast.s.set(zmq::sockopt::subscribe, "");
+  raw_peer stuck(m.endpoint(), 4096);  // subscribes to everything and never reads
+  stuck.send(greeting() + ready("SUB") + message(std::string("\x01", 1)));
+  REQUIRE(pump(m, [&] { return m.subscriptions() == 2; }));
+  const std::string body(300, 'e');
+  const int n = 20'000;  // 6 MB: far beyond the stuck reader's 64 KiB and its sockets' buffers
+  std::size_t dropped = 0;
+  int received = 0;
+  for (int i = 0; i < n; ++i) {
+    dropped += m.publish("peacekeeping.SSD.e", body.data(), body.size());
+    if (i % 100 == 99) {
+      m.flush();
+      // Let the fast reader keep up, as a reader that reads would.
+      pump(m, [&] {
+        while (fast.try_recv()) ++received;
+        return received >= i + 1;
+      });
+    }
+  }
+  m.flush();
+  REQUIRE(pump(m, [&] {
+    while (fast.try_recv()) ++received;
+    return received >= n;
+  }));
+  CHECK(received == n);
+  CHECK(dropped > 0);
+  CHECK(dropped < static_cast<std::size_t>(n));  // it got what fitted before it filled up
+  CHECK(m.readers() == 2);                       // slow is not broken: it stays connected
+}
+
+TEST_CASE("mirror: a peer that breaks the protocol is closed and the others go on", "[mirror][bad-input]") {
+  zmtp_mirror m;
+  listen(m);
+  zmq::context_t ctx;
+  zmq_reader good(ctx, m.endpoint());
+  good.s.set(zmq::sockopt::subscribe, "");
+  REQUIRE(pump(m, [&] { return m.subscriptions() == 1; }));
+
+  struct bad_case {
+    const char* what;
+    std::string bytes;
+  };
+  const std::vector<bad_case> cases = {
+      {"HTTP instead of ZMTP", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"},
+      {"ZMTP 2", greeting(1)},
+      {"the CURVE mechanism", greeting(3, "CURVE")},
+      {"a PUB socket", greeting() + ready("PUB")},
+      {"a message before READY", greeting() + message("\x01x")},
+      {"bad frame flags", greeting() + ready("SUB") + std::string("\x40\x01x", 3)},
+      {"a 1 GB frame", greeting() + ready("SUB") + std::string("\x02\x00\x00\x00\x00\x40\x00\x00\x00", 9)},
+      {"a broken READY", greeting() + command("READY", "\x0bSocket")},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    raw_peer p(m.endpoint());
+    p.send(c.bytes);
+    // The mirror closes the connection: the peer reads its end (after the greeting).
+    REQUIRE(pump(m, [&] { return !p.read_some(); }));
+    CHECK(m.connections() == 1);
+  }
+  m.publish("any.topic", "still", 5);
+  m.flush();
+  std::optional<std::vector<std::string>> got;
+  REQUIRE(pump(m, [&] { return (got = good.try_recv()).has_value(); }));
+  CHECK((*got)[1] == "still");
+}
+
+TEST_CASE("mirror: an unfinished handshake is closed after its time, a vanished reader at once", "[mirror]") {
+  mirror_limits limits;
+  limits.handshake_timeout = 2s;
+  zmtp_mirror m(limits);
+  listen(m);
+  zmq::context_t ctx;
+  zmq_reader good(ctx, m.endpoint());
+  REQUIRE(pump(m, [&] { return m.readers() == 1; }));
+  raw_peer silent(m.endpoint());  // connects and says nothing
+  REQUIRE(pump(m, [&] { return m.connections() == 2; }));
+  m.expire(std::chrono::steady_clock::now());  // within its time: kept
+  CHECK(m.connections() == 2);
+  m.expire(std::chrono::steady_clock::now() + 3s);  // as if 3 s had passed
+  CHECK(m.connections() == 1);
+  CHECK(m.readers() == 1);  // the finished handshake is not timed out
+  REQUIRE(pump(m, [&] { return !silent.read_some(); }));
+  good.s.close();
+  REQUIRE(pump(m, [&] { return m.connections() == 0; }));
+  CHECK(m.publish("x", "y", 1) == 0);
+  m.flush();
+}
+
+TEST_CASE("mirror: connections beyond max_readers are refused and the rest are served", "[mirror]") {
+  mirror_limits limits;
+  limits.max_readers = 2;
+  zmtp_mirror m(limits);
+  listen(m);
+  raw_peer a(m.endpoint()), b(m.endpoint());
+  REQUIRE(pump(m, [&] { return m.connections() == 2; }));
+  raw_peer c(m.endpoint());
+  REQUIRE(pump(m, [&] { return !c.read_some(); }));
+  CHECK(c.in.empty());  // closed before a byte was sent
+  CHECK(m.connections() == 2);
+}
+
+TEST_CASE("mirror: endpoints it cannot listen on are refused with the reason", "[mirror][config]") {
+  zmtp_mirror m;
+  auto ipc = m.bind("ipc:///tmp/mirror");
+  CHECK(ipc.code() == hub::errc::config_error);
+  CHECK_THAT(ipc.message(), Catch::Contains("tcp://HOST:PORT"));
+  CHECK(m.bind("tcp://127.0.0.1").code() == hub::errc::config_error);
+  CHECK(m.bind("tcp://127.0.0.1:70000").code() == hub::errc::config_error);
+  CHECK(m.bind("tcp://no-such-host.invalid:1").code() == hub::errc::config_error);
+  zmtp_mirror first;
+  listen(first);
+  auto taken = m.bind(first.endpoint());
+  CHECK(taken.code() == hub::errc::unavailable);
+  CHECK_THAT(taken.message(), Catch::Contains("in use"));
+  // IPv6 loopback, where the machine has it.
+  zmtp_mirror v6;
+  if (v6.bind("tcp://[::1]:*").is_ok()) {
+    CHECK(v6.endpoint().rfind("tcp://[::1]:", 0) == 0);
+    zmq::context_t ctx;
+    zmq::socket_t sub(ctx, zmq::socket_type::sub);
+    sub.set(zmq::sockopt::linger, 0);
+    sub.set(zmq::sockopt::ipv6, 1);
+    sub.set(zmq::sockopt::subscribe, "");
+    sub.connect(v6.endpoint());
+    REQUIRE(pump(v6, [&] { return v6.subscriptions() == 1; }));
+  }
+}

@@ -1040,6 +1040,9 @@ struct broker::impl {
       }
       from = r.value();
     }
+    // The mirror's bytes go first: a plain write to each reader's socket, before the
+    // batches and ACKs wake hubd's ZeroMQ I/O thread.
+    if (mirror) mirror->flush();
     flush_batches();
   }
 
@@ -1466,7 +1469,6 @@ struct broker::impl {
       append_batch();
       request_sync(now);
       advance_durable();
-      if (mirror) mirror->flush();  // before anything else, for the mirror's latency
       serve_lagging();
       flush_outboxes();
       housekeeping(now);

@@ -444,6 +444,18 @@ std::size_t zmtp_mirror::readers() const {
 
 std::size_t zmtp_mirror::connections() const { return readers_.size(); }
 
+zmtp_mirror::parse_outcome zmtp_mirror::parse_only(std::string_view bytes, std::size_t chunk, mirror_limits limits) {
+  zmtp_mirror m(limits);
+  reader r;
+  r.out = greeting() + ready_command();
+  chunk = std::max<std::size_t>(chunk, 1);
+  for (std::size_t i = 0; i < bytes.size() && !r.dead; i += chunk) {
+    r.in.append(bytes.substr(i, chunk));
+    (void)m.parse(r);
+  }
+  return {!r.dead, r.why, r.at == reader::stage::ready, r.subscriptions.size(), r.out.size()};
+}
+
 std::size_t zmtp_mirror::subscriptions() const {
   std::size_t n = 0;
   for (const auto& r : readers_) n += r->subscriptions.size();

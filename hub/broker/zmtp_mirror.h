@@ -68,6 +68,17 @@ class zmtp_mirror {
   [[nodiscard]] std::size_t connections() const;  // with those still in the handshake
   [[nodiscard]] std::size_t subscriptions() const;  // prefixes held, over all readers
 
+  // The reader side of the protocol without a socket, for the fuzz target: feeds `bytes`
+  // to a new connection's parser `chunk` bytes at a time, as TCP may cut them.
+  struct parse_outcome {
+    bool open = true;       // false: the mirror would close the connection...
+    std::string why;        // ...for this reason
+    bool ready = false;     // the handshake finished
+    std::size_t subscriptions = 0;
+    std::size_t reply_bytes = 0;  // greeting, READY and PONGs it would send
+  };
+  static parse_outcome parse_only(std::string_view bytes, std::size_t chunk, mirror_limits limits = {});
+
  private:
   struct reader;
   void accept_all();

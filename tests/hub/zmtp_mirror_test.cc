@@ -360,3 +360,20 @@ TEST_CASE("mirror: endpoints it cannot listen on are refused with the reason", "
     REQUIRE(pump(v6, [&] { return v6.subscriptions() == 1; }));
   }
 }
+
+TEST_CASE("mirror: a handshake and subscriptions cut at any byte are read the same", "[mirror]") {
+  const std::string bytes = greeting() + ready("SUB") + message(std::string("\x01peacekeeping.", 14)) +
+                            command("PING", std::string("\0\x0a", 2) + "ctx") + message(std::string("\x01" "dev", 4)) +
+                            command("CANCEL", "dev");
+  for (std::size_t chunk = 1; chunk <= bytes.size(); ++chunk) {
+    INFO("cut every " << chunk << " bytes");
+    auto out = zmtp_mirror::parse_only(bytes, chunk);
+    CHECK(out.open);
+    CHECK(out.ready);
+    CHECK(out.subscriptions == 1);
+    CHECK(out.reply_bytes == mirror_hello_size + command("PONG", "ctx").size());
+  }
+  auto bad = zmtp_mirror::parse_only(greeting() + ready("SUB") + std::string("\x40\x01x", 3), 1);
+  CHECK_FALSE(bad.open);
+  CHECK_THAT(bad.why, Catch::Contains("flags 0x40"));
+}

@@ -240,7 +240,7 @@ struct broker::impl {
       return status::unavailable(fmt::format("cannot bind {}: {}", opts.endpoint, e.what()));
     }
     if (!opts.mirror_endpoint.empty()) {
-      mirror = std::make_unique<zmtp_mirror>();
+      mirror = std::make_unique<zmtp_mirror>(opts.mirror);
       if (auto s = mirror->bind(opts.mirror_endpoint); !s) return s;
       bound_mirror = mirror->endpoint();
     }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "hub/common/status.h"
+#include "hub/broker/zmtp_mirror.h"
 #include "hub/common/types.h"
 #include "hub/security/security.h"
 #include "hub/store/store.h"
@@ -34,6 +35,7 @@ struct broker_options {
   std::string store_kind = "memory";  // shown in the status: embedded, memory, jetstream
   std::string endpoint = "tcp://127.0.0.1:7460";
   std::string mirror_endpoint = "tcp://127.0.0.1:7461";  // empty: no mirror
+  mirror_limits mirror;                                   // its readers, their buffers, their handshake
   std::size_t dedup_window = 1'000'000;
   millis client_timeout_ms = 10'000;
   std::size_t max_envelope_bytes = 1 << 20;

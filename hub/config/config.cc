@@ -73,7 +73,8 @@ result<hub_config> load_file(const std::filesystem::path& path) {
   if (!root.IsMap()) return status::config_error(fmt::format("{}:1: the config must be a mapping of keys", path.string()));
   r.check_keys(root, {"hub_name", "endpoint", "mirror_endpoint", "data_dir", "http", "store", "dedup_window",
                       "client_timeout_ms", "max_envelope_bytes", "max_subscriptions_per_client",
-                      "max_unread_replies", "max_durable_consumers", "idle_poll_us", "max_messages_per_turn", "rules", "log", "security"}, "");
+                      "max_unread_replies", "max_durable_consumers", "idle_poll_us", "max_messages_per_turn",
+                      "mirror_max_readers", "mirror_buffer_bytes", "rules", "log", "security"}, "");
   r.get(root, "hub_name", "", c.hub_name);
   r.get(root, "endpoint", "", c.endpoint);
   r.get(root, "mirror_endpoint", "", c.mirror_endpoint);
@@ -87,6 +88,8 @@ result<hub_config> load_file(const std::filesystem::path& path) {
   r.get(root, "max_durable_consumers", "", c.max_durable_consumers);
   r.get(root, "idle_poll_us", "", c.idle_poll_us);
   r.get(root, "max_messages_per_turn", "", c.max_messages_per_turn);
+  r.get(root, "mirror_max_readers", "", c.mirror_max_readers);
+  r.get(root, "mirror_buffer_bytes", "", c.mirror_buffer_bytes);
   if (auto s = root["store"]) {
     if (!s.IsMap()) {
       r.errors.push_back(fmt::format("{}: key 'store' must be a mapping", r.where(s)));
@@ -184,6 +187,9 @@ status validate(const hub_config& c) {
   if (c.idle_poll_us < 0 || c.idle_poll_us > 100'000) bad("idle_poll_us", "must be between 0 and 100000");
   if (c.max_messages_per_turn < 1 || c.max_messages_per_turn > 65'536)
     bad("max_messages_per_turn", "must be between 1 and 65536");
+  if (c.mirror_max_readers < 1 || c.mirror_max_readers > 65'536) bad("mirror_max_readers", "must be between 1 and 65536");
+  if (c.mirror_buffer_bytes < 65'536 || c.mirror_buffer_bytes > (std::uint64_t{4} << 30))
+    bad("mirror_buffer_bytes", "must be between 65536 and 4294967296");
   if (c.security && (c.curve_secret_key_file.empty() || c.acl_file.empty()))
     bad("security.enabled", "needs security.curve_secret_key_file and security.acl_file");
   if (c.log_format != "text" && c.log_format != "json")
@@ -226,6 +232,8 @@ std::string to_yaml(const hub_config& c) {
   out << YAML::Key << "max_durable_consumers" << YAML::Value << c.max_durable_consumers;
   out << YAML::Key << "idle_poll_us" << YAML::Value << c.idle_poll_us;
   out << YAML::Key << "max_messages_per_turn" << YAML::Value << c.max_messages_per_turn;
+  out << YAML::Key << "mirror_max_readers" << YAML::Value << c.mirror_max_readers;
+  out << YAML::Key << "mirror_buffer_bytes" << YAML::Value << c.mirror_buffer_bytes;
   out << YAML::Key << "rules" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "files" << YAML::Value << YAML::BeginSeq;
   for (const auto& f : c.rule_files) out << f;

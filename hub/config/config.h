@@ -40,6 +40,8 @@ struct hub_config {
   std::uint64_t max_unread_replies = 10'000;           // a client leaving more unread is dropped
   std::uint64_t max_durable_consumers = 10'000;        // a new durable name beyond is refused
   std::int64_t idle_poll_us = 0;                       // the loop polls this long without sleeping after work
+  std::uint64_t mirror_max_readers = 1024;              // mirror connections at once; more are closed
+  std::uint64_t mirror_buffer_bytes = 32 << 20;        // per mirror reader beyond its socket; overflow is dropped
   std::uint64_t max_messages_per_turn = 1024;          // client messages the loop reads before it stores and replies
   std::vector<std::string> rule_files;                 // rule files for the rules engine
   std::string alertmanager_url;                        // e.g. http://127.0.0.1:9093; empty: no Alertmanager

@@ -205,6 +205,8 @@ int main(int argc, char** argv) {
   bo.max_consumers = static_cast<std::size_t>(cfg.max_durable_consumers);
   bo.idle_poll = std::chrono::microseconds(cfg.idle_poll_us);
   bo.max_batch = static_cast<std::size_t>(cfg.max_messages_per_turn);
+  bo.mirror.max_readers = static_cast<std::size_t>(cfg.mirror_max_readers);
+  bo.mirror.max_buffered_bytes = static_cast<std::size_t>(cfg.mirror_buffer_bytes);
   if (cfg.security) {
     auto key = hub::security::read_secret_key_file(cfg.curve_secret_key_file);
     if (!key) {

@@ -58,6 +58,8 @@ TEST_CASE("printed config can be loaded again unchanged", "[config]") {
   c.max_unread_replies = 500;
   c.idle_poll_us = 200;
   c.max_messages_per_turn = 64;
+  c.mirror_max_readers = 3;
+  c.mirror_buffer_bytes = 1 << 20;
   c.max_durable_consumers = 30;
   auto again = hub::config::load_file(write(d, hub::config::to_yaml(c)));
   REQUIRE(again.is_ok());
@@ -70,7 +72,8 @@ TEST_CASE("a value out of range names the file, the line and the key", "[config]
                                            "dedup_window: 0\nclient_timeout_ms: 5\n"
                                            "max_envelope_bytes: 100\nlog:\n  level: loud\n"
                                            "max_subscriptions_per_client: 0\nmax_unread_replies: 10\n"
-                                           "idle_poll_us: 100001\nmax_durable_consumers: 0\nmax_messages_per_turn: 0\n"));
+                                           "idle_poll_us: 100001\nmax_durable_consumers: 0\nmax_messages_per_turn: 0\n"
+                                           "mirror_max_readers: 0\nmirror_buffer_bytes: 1000\n"));
   REQUIRE(c.is_ok());  // each value has the right type; the ranges are validate()'s
   auto v = hub::config::validate(*c);
   REQUIRE_FALSE(v.is_ok());
@@ -87,6 +90,8 @@ TEST_CASE("a value out of range names the file, the line and the key", "[config]
   CHECK_THAT(m, Catch::Contains("hubd.yaml:12: idle_poll_us: must be between 0 and 100000"));
   CHECK_THAT(m, Catch::Contains("hubd.yaml:13: max_durable_consumers: must be at least 1"));
   CHECK_THAT(m, Catch::Contains("hubd.yaml:14: max_messages_per_turn: must be between 1 and 65536"));
+  CHECK_THAT(m, Catch::Contains("hubd.yaml:15: mirror_max_readers: must be between 1 and 65536"));
+  CHECK_THAT(m, Catch::Contains("hubd.yaml:16: mirror_buffer_bytes: must be between 65536 and 4294967296"));
 }
 
 TEST_CASE("a bad value from a flag names the flag: a good file value names nothing", "[config]") {

@@ -156,6 +156,14 @@ void expect_counted(raw_client& c, const nlohmann::json& before, const char* fam
   CHECK(total_of(after) == total_of(before) + 1);
 }
 
+// The mirror's connected readers, from STATUS.
+int mirror_readers(raw_client& c) {
+  c.send({"STATUS"});
+  auto m = c.next();
+  REQUIRE(m[0] == "STATUS");
+  return nlohmann::json::parse(m[1]).at("mirror_readers").get<int>();
+}
+
 // Publishes n events and returns their offsets, in order.
 std::vector<std::uint64_t> publish(raw_client& c, int n, std::vector<std::string>* sent = nullptr) {
   std::map<std::uint64_t, std::uint64_t> by_seq;
@@ -458,12 +466,7 @@ TEST_CASE("STATUS counts the mirror's readers, and a mirror peer speaking nonsen
   hub::test::hubd_process hub;
   zmq::context_t ctx;
   raw_client c(ctx, hub.endpoint());
-  auto readers = [&] {
-    c.send({"STATUS"});
-    auto m = c.next();
-    REQUIRE(m[0] == "STATUS");
-    return nlohmann::json::parse(m[1]).at("mirror_readers").get<int>();
-  };
+  auto readers = [&] { return mirror_readers(c); };
   CHECK(readers() == 0);
   {
     raw_client a(ctx, hub.mirror_endpoint(), zmq::socket_type::sub);
@@ -487,6 +490,30 @@ TEST_CASE("STATUS counts the mirror's readers, and a mirror peer speaking nonsen
   // Both readers closed their sockets: the hub sees their connections end.
   CHECK(hub::test::wait_for([&] { return readers() == 0; }));
   hub_still_serves(ctx, c, hub.endpoint());
+}
+
+TEST_CASE("mirror_max_readers caps the mirror's connections and the readers within it are served", "[protocol][mirror]") {
+  hub::test::temp_dir d("mirror-cap");
+  std::ofstream(d.path() / "hubd.yaml") << "mirror_max_readers: 1\n";
+  hub::test::hubd_process hub({.config = d.path() / "hubd.yaml"});
+  zmq::context_t ctx;
+  raw_client c(ctx, hub.endpoint());
+  raw_client first(ctx, hub.mirror_endpoint(), zmq::socket_type::sub);
+  first.socket().set(zmq::sockopt::subscribe, "");
+  REQUIRE(hub::test::wait_for([&] { return mirror_readers(c) == 1; }));
+  raw_client second(ctx, hub.mirror_endpoint(), zmq::socket_type::sub);
+  second.socket().set(zmq::sockopt::subscribe, "");
+  CHECK(hub::test::wait_for([&] { return hub.log().find("refused a connection") != std::string::npos; }));
+  CHECK_THAT(hub.log(), Catch::Contains("1 readers is the limit"));
+  CHECK(mirror_readers(c) == 1);
+  // The subscription may still be on its way: publish until one comes through.
+  std::optional<frames> got;
+  for (int i = 0; i < 50 && !got; ++i) {
+    publish(c, 1);
+    got = first.recv(100ms);
+  }
+  REQUIRE(got);
+  CHECK((*got)[0] == "peacekeeping.SSD.mandate_activity");
 }
 
 TEST_CASE("every kind of bad input gets its reason code and the hub goes on", "[protocol][bad-input]") {

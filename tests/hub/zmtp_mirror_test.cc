@@ -377,3 +377,24 @@ TEST_CASE("mirror: a handshake and subscriptions cut at any byte are read the sa
   CHECK_FALSE(bad.open);
   CHECK_THAT(bad.why, Catch::Contains("flags 0x40"));
 }
+
+TEST_CASE("mirror: a libzmq SUB with heartbeats stays connected (its PINGs are answered)", "[mirror]") {
+  zmtp_mirror m;
+  listen(m);
+  zmq::context_t ctx;
+  zmq::socket_t sub(ctx, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::heartbeat_ivl, 50);       // a PING every 50 ms...
+  sub.set(zmq::sockopt::heartbeat_timeout, 200);  // ...and the connection closed 200 ms without an answer
+  sub.set(zmq::sockopt::reconnect_ivl, -1);       // closed stays closed, so the test sees it
+  sub.set(zmq::sockopt::subscribe, "");
+  sub.connect(m.endpoint());
+  REQUIRE(pump(m, [&] { return m.subscriptions() == 1; }));
+  pump(m, [] { return false; }, 1s);  // twenty heartbeats
+  CHECK(m.connections() == 1);
+  m.publish("after.heartbeats", "ok", 2);
+  m.flush();
+  std::vector<zmq::message_t> got;
+  REQUIRE(pump(m, [&] { return zmq::recv_multipart(sub, std::back_inserter(got), zmq::recv_flags::dontwait).has_value(); }));
+  CHECK(got.at(1).to_string() == "ok");
+}

@@ -155,6 +155,7 @@ void feed::on_status(const std::string& status_json, millis now) {
   // Metrics from the same figures.
   if (auto it = j.find("clients"); it != j.end() && it->is_array())
     metrics_.clients_connected.set(static_cast<double>(it->size()));
+  metrics_.mirror_readers.set(static_cast<double>(u64(j, "mirror_readers")));
   if (auto it = j.find("subscriptions"); it != j.end() && it->is_array()) {
     metrics_.subscriptions.set(static_cast<double>(it->size()));
     if (!j.contains("consumers")) {

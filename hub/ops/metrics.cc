@@ -280,6 +280,7 @@ hub_metrics::hub_metrics()
           {"adapter"})),
       mirror_dropped(registry_.add_counter("hub_mirror_dropped_total",
                                            "Events the best-effort mirror could not send.").get()),
+      mirror_readers(registry_.add_gauge("hub_mirror_readers", "Readers connected to the best-effort mirror.").get()),
       disconnects(registry_.add_counter("hub_disconnects_total",
                                         "Client connections that ended: closed by the client, or cut off by "
                                         "ZeroMQ for a protocol fault such as a message over the size limit.")

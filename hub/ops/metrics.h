@@ -210,6 +210,7 @@ class hub_metrics {
   gauge_family& alerts_firing;      // hub_alerts_firing{severity}
   gauge_family& adapter_heartbeat_age_seconds;  // hub_adapter_heartbeat_age_seconds{adapter}
   counter& mirror_dropped;          // hub_mirror_dropped_total
+  gauge& mirror_readers;            // hub_mirror_readers: SUB sockets connected to the mirror
   counter& disconnects;             // hub_disconnects_total: client connections that ended
   counter& duplicates;              // hub_duplicates_total
   counter& busy_polled_turns;       // hub_busy_polled_turns_total: wake-ups the idle poll found

@@ -37,6 +37,7 @@ TEST_CASE("the feed completes the broker's status and updates metrics and readin
                    {"last_error", writable ? "" : "no space left on device"}}},
         {"counters", {{"events_in", in}, {"events_out", 0}, {"duplicates", 2}, {"naks", {{"too_large", 1}}}}},
         {"clients", nlohmann::json::array({{{"name", "a"}}, {{"name", "b"}}})},
+        {"mirror_readers", 3},
         {"subscriptions", nlohmann::json::array({{{"client", "rules"}, {"durable", "rules"}, {"lag", 7}}})}}
         .dump();
   };
@@ -49,6 +50,7 @@ TEST_CASE("the feed completes the broker's status and updates metrics and readin
   CHECK(j["alerts"]["firing"].is_array());
   std::string text = m.render();
   CHECK(text.find("hub_clients_connected 2\n") != std::string::npos);
+  CHECK(text.find("hub_mirror_readers 3\n") != std::string::npos);
   CHECK(text.find("hub_consumer_lag{consumer=\"rules\"} 7\n") != std::string::npos);
   CHECK(text.find("hub_naks_total{reason=\"too_large\"} 1\n") != std::string::npos);
   CHECK(text.find("hub_duplicates_total 2\n") != std::string::npos);

@@ -144,7 +144,7 @@ TEST_CASE("the hub's metrics carry every name the ops guide promises", "[ops][me
         "hub_bytes_out_total", "hub_clients_connected", "hub_subscriptions", "hub_credit_stalls_total", "hub_pipe_stalls_total",
         "hub_consumer_lag", "hub_log_segments", "hub_log_bytes", "hub_log_records", "hub_fsync_seconds",
         "hub_publish_ack_seconds", "hub_rules_evaluated_total", "hub_alerts_firing",
-        "hub_adapter_heartbeat_age_seconds", "hub_mirror_dropped_total", "hub_disconnects_total",
+        "hub_adapter_heartbeat_age_seconds", "hub_mirror_dropped_total", "hub_mirror_readers", "hub_disconnects_total",
         "hub_duplicates_total", "hub_busy_polled_turns_total",
         "hub_store_writable", "hub_up"}) {
     INFO(name);

@@ -23,7 +23,8 @@ using clock = std::chrono::steady_clock;
 
 constexpr std::size_t greeting_size = 64;
 constexpr std::uint8_t flag_more = 0x01, flag_long = 0x02, flag_command = 0x04;
-constexpr std::size_t max_subscriptions = 10'000;  // per reader
+constexpr std::size_t max_subscriptions = 10'000;  // per reader...
+constexpr std::size_t max_subscription_bytes = 1 << 20;  // ...and their prefixes' bytes together
 
 // Our greeting: ZMTP 3.0, NULL mechanism. Offering 3.0 rather than 3.1 makes every peer
 // speak 3.0 (the lower version wins), whose subscriptions are plain messages; the
@@ -118,6 +119,7 @@ struct zmtp_mirror::reader {
   // Prefixes, each held once, as XPUB holds them per connection (a SUB socket counts its
   // own and sends the cancel when the last of a prefix goes).
   std::vector<std::string> subscriptions;
+  std::size_t subscription_bytes = 0;
   bool in_multipart = false;  // inside a message of several frames, which a publisher ignores
   bool dead = false;
   std::string why;  // why it is closed
@@ -140,12 +142,17 @@ struct zmtp_mirror::reader {
     if (std::find(subscriptions.begin(), subscriptions.end(), prefix) != subscriptions.end()) return true;
     if (subscriptions.size() >= max_subscriptions)
       return fail(fmt::format("more than {} subscriptions", max_subscriptions));
+    if (subscription_bytes + prefix.size() > max_subscription_bytes)
+      return fail(fmt::format("subscriptions over {} bytes together", max_subscription_bytes));
     subscriptions.emplace_back(prefix);
+    subscription_bytes += prefix.size();
     return true;
   }
   void unsubscribe(std::string_view prefix) {
     auto it = std::find(subscriptions.begin(), subscriptions.end(), prefix);
-    if (it != subscriptions.end()) subscriptions.erase(it);
+    if (it == subscriptions.end()) return;
+    subscription_bytes -= it->size();
+    subscriptions.erase(it);
   }
 };
 
@@ -168,7 +175,8 @@ status zmtp_mirror::bind(const std::string& endpoint) {
   std::string host(rest.substr(0, colon)), port(rest.substr(colon + 1));
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   if (port == "*") port = "0";
-  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) || std::stoi(port) > 65535)
+  const bool digits = std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (port.empty() || port.size() > 5 || !digits || std::stoi(port) > 65535)
     return status::config_error(fmt::format("mirror endpoint '{}': the port must be 0-65535 or *", endpoint));
 
   addrinfo hints{};
@@ -350,6 +358,7 @@ bool zmtp_mirror::on_frame(reader& r, std::uint8_t flags, std::string_view body)
       return true;
     }
     if (name == "PING") {  // heartbeat: TTL (2 bytes), then a context the PONG returns
+      if (r.queued() + 64 > limits_.max_buffered_bytes) return r.fail("it sends PINGs and does not read the PONGs");
       put_command(r.out, "PONG", data.size() > 2 ? data.substr(2, 16) : std::string_view());
     } else if (name == "SUBSCRIBE") {
       return r.subscribe(data);

@@ -398,3 +398,29 @@ TEST_CASE("mirror: a libzmq SUB with heartbeats stays connected (its PINGs are a
   REQUIRE(pump(m, [&] { return zmq::recv_multipart(sub, std::back_inserter(got), zmq::recv_flags::dontwait).has_value(); }));
   CHECK(got.at(1).to_string() == "ok");
 }
+
+TEST_CASE("mirror: a reader's subscriptions and unread PONGs are bounded", "[mirror][bad-input]") {
+  // Subscriptions of 60,000 bytes each: the eighteenth passes 1 MiB together.
+  std::string subs;
+  for (int i = 0; i < 18; ++i) {
+    const std::string body = "\x01" + std::string(60'000, static_cast<char>('a' + i));
+    subs += std::string{'\x02', 0, 0, 0, 0, 0};
+    subs += {static_cast<char>(body.size() >> 16), static_cast<char>((body.size() >> 8) & 0xFF),
+             static_cast<char>(body.size() & 0xFF)};
+    subs += body;
+  }
+  auto many = zmtp_mirror::parse_only(greeting() + ready("SUB") + subs, 4096);
+  CHECK_FALSE(many.open);
+  CHECK_THAT(many.why, Catch::Contains("subscriptions over 1048576 bytes"));
+  CHECK(many.subscriptions == 17);
+
+  // PINGs whose PONGs are never read: closed once they would pass the reader's buffer.
+  mirror_limits small;
+  small.max_buffered_bytes = 1024;
+  std::string pings;
+  for (int i = 0; i < 200; ++i) pings += command("PING", std::string("\0\x0a", 2) + "context-1234");
+  auto flood = zmtp_mirror::parse_only(greeting() + ready("SUB") + pings, 1 << 20, small);
+  CHECK_FALSE(flood.open);
+  CHECK_THAT(flood.why, Catch::Contains("does not read the PONGs"));
+  CHECK(flood.reply_bytes <= small.max_buffered_bytes);
+}

@@ -225,7 +225,8 @@ void zmtp_mirror::handle(const zmq::pollitem_t* items, std::size_t count) {
         if (x->fd == it.fd) r = x.get();
     if (r == nullptr || r->dead) continue;
     if (it.revents & (ZMQ_POLLIN | ZMQ_POLLERR)) read_from(*r);
-    if (!r->dead && (it.revents & ZMQ_POLLOUT)) write_to(*r);
+    // A PONG queued by what was just read goes out in this pass, not the next one.
+    if (!r->dead && ((it.revents & ZMQ_POLLOUT) || r->queued() > 0)) write_to(*r);
   }
   if (items[0].revents & ZMQ_POLLIN) accept_all();
   reap();

@@ -202,6 +202,28 @@ TEST_CASE("mirror: subscriptions count as XPUB's do, and each reader gets only i
   CHECK_FALSE(a.try_recv());
 }
 
+TEST_CASE("mirror: a PING is answered in the same pass of the loop that read it", "[mirror]") {
+  zmtp_mirror m;
+  listen(m);
+  raw_peer p(m.endpoint());
+  p.send(greeting() + ready("SUB"));
+  REQUIRE(pump(m, [&] { return p.read_some() && p.in.size() >= mirror_hello_size && m.subscriptions() == 0; }));
+  REQUIRE(pump(m, [&] { return m.readers() == 1; }));
+  p.in.clear();
+  p.send(command("PING", std::string("\0\x0a", 2) + "ctx-9"));
+  // One poll that sees the PING, one handle: the PONG is in the peer's socket after it.
+  std::vector<zmq::pollitem_t> items;
+  m.add_poll_items(items);
+  REQUIRE(items.size() == 2);
+  REQUIRE(zmq::poll(items.data(), items.size(), 10s) == 1);
+  REQUIRE((items[1].revents & ZMQ_POLLIN) != 0);
+  m.handle(items.data(), items.size());
+  pollfd pf{p.fd, POLLIN, 0};
+  REQUIRE(::poll(&pf, 1, 0) == 1);  // already there: no second pass of the loop
+  REQUIRE(p.read_some());
+  CHECK(p.in == command("PONG", "ctx-9"));
+}
+
 TEST_CASE("mirror: ZMTP 3.1 SUBSCRIBE and CANCEL commands and heartbeats are understood", "[mirror]") {
   zmtp_mirror m;
   listen(m);

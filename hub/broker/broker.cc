@@ -23,6 +23,7 @@
 #include "hub/broker/commands.h"
 #include "hub/broker/work_pool.h"
 #include "hub/broker/zmtp_mirror.h"
+#include "hub/broker/zmtp_router.h"
 #include "hub/dedup/dedup.h"
 #include "hub/topic/topic.h"
 #include "schemas/schema.h"
@@ -37,7 +38,7 @@ std::string_view view(const zmq::message_t& m) { return {static_cast<const char*
 std::span<const std::uint8_t> bytes(const zmq::message_t& m) {
   return {static_cast<const std::uint8_t*>(m.data()), m.size()};
 }
-// An envelope is held either in the ZeroMQ message it came in, or, when that was
+// An envelope is held either in the message (frame) it came in, or, when that was
 // misaligned or the hub published it itself, in an owned copy.
 std::span<const std::uint8_t> envelope_bytes(const zmq::message_t& m, const std::vector<std::uint8_t>& own) {
   return own.empty() ? bytes(m) : std::span<const std::uint8_t>(own);
@@ -49,7 +50,7 @@ std::string random_hub_id() {
   return fmt::format("{:016x}", a);
 }
 
-// Printable form of a ZeroMQ routing id, for logs.
+// Printable form of a connection's routing id, for logs.
 std::string peer_name(const std::string& identity) {
   std::string s;
   for (unsigned char c : identity) s += fmt::format("{:02x}", c);
@@ -82,7 +83,7 @@ struct broker::impl {
   struct client {
     std::string identity;
     std::string name;
-    std::string user;            // the ACL identity (ZAP User-Id) when security is on
+    std::string user;            // the ACL identity (its CURVE key's name) when security is on
     millis last_seen = 0;
     millis connected_at = 0;
     std::map<std::uint64_t, std::uint64_t> subs;   // sub-id -> handle
@@ -154,11 +155,9 @@ struct broker::impl {
   std::string bound_endpoint, bound_mirror;
 
   zmq::context_t ctx{1};
-  zmq::socket_t router{ctx, zmq::socket_type::router};
-  zmq::socket_t monitor_sock{ctx, zmq::socket_type::pair};  // the router's connection events
+  std::unique_ptr<zmtp_router> clients_sock;  // the clients' ZMTP socket, read and written here
   std::unique_ptr<zmtp_mirror> mirror;  // when a mirror endpoint is set
   zmq::socket_t sync_sock{ctx, zmq::socket_type::pair};
-  std::optional<zmq::socket_t> zap;  // the ZAP handler's socket, when security is on
   std::thread sync_thread;
   bool sync_in_flight = false;
   millis sync_retry_at = 0;
@@ -188,7 +187,7 @@ struct broker::impl {
   std::chrono::steady_clock::time_point turn_started;  // when this turn's messages were read
   std::vector<std::string> gone;    // clients found unreachable this turn
   std::vector<std::string> unread;  // clients that left more than max_outbox replies unread
-  std::size_t mirror_index = 0, zap_index = 0, monitor_index = 0;
+  std::size_t clients_index = 0, mirror_index = 0;
 
   impl(broker_options o, std::unique_ptr<store::store> s, broker_hooks h)
       : opts(std::move(o)), st(std::move(s)), hooks(std::move(h)), dedup(opts.dedup_window) {
@@ -210,35 +209,26 @@ struct broker::impl {
   // ---------------------------------------------------------------- setup
 
   status bind() {
-    try {
-      router.set(zmq::sockopt::router_mandatory, 1);
-      router.set(zmq::sockopt::linger, 0);
-      router.set(zmq::sockopt::sndhwm, opts.client_hwm);
-      router.set(zmq::sockopt::rcvhwm, opts.client_hwm);
-      // A message far beyond the envelope limit is cut off by ZeroMQ (the peer is dropped);
-      // anything up to it reaches the verifier and gets a clear NAK.
-      router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(opts.max_envelope_bytes * 4 + 4096));
-      // ZeroMQ closes such a connection itself and tells the socket's owner nothing. Its
-      // monitor reports every connection that ends, which is counted and logged
-      // (handle_monitor); it does not say why, so a client closing its socket counts too.
-      const std::string monitor_endpoint = "inproc://monitor-" + hub_id;
-      if (zmq_socket_monitor(router.handle(), monitor_endpoint.c_str(), ZMQ_EVENT_DISCONNECTED) != 0)
-        throw zmq::error_t();
-      monitor_sock.set(zmq::sockopt::linger, 0);
-      monitor_sock.connect(monitor_endpoint);
-      if (opts.acl) {
-        // The ZAP handler must be bound before the first client handshake.
-        zap.emplace(ctx, zmq::socket_type::rep);
-        zap->bind("inproc://zeromq.zap.01");
-        router.set(zmq::sockopt::curve_server, 1);
-        router.set(zmq::sockopt::curve_secretkey, opts.curve_secret_key);
-        router.set(zmq::sockopt::zap_domain, "hub");
-      }
-      router.bind(opts.endpoint);
-      bound_endpoint = router.get(zmq::sockopt::last_endpoint);
-    } catch (const zmq::error_t& e) {
-      return status::unavailable(fmt::format("cannot bind {}: {}", opts.endpoint, e.what()));
+    router_limits rl;
+    rl.max_queued_messages = static_cast<std::size_t>(std::max(opts.client_hwm, 1));
+    // A message far beyond the envelope limit closes the connection; anything up to it
+    // reaches the verifier and gets a clear NAK.
+    rl.max_message_bytes = opts.max_envelope_bytes * 4 + 4096;
+    std::optional<curve_key> secret;
+    if (opts.acl) {
+      curve_key k{};
+      if (opts.curve_secret_key.size() != 40 ||
+          zmq_z85_decode(k.data(), opts.curve_secret_key.c_str()) == nullptr)
+        return status::config_error("the hub's CURVE secret key is not 40 characters of Z85");
+      secret = k;
     }
+    zmtp_router::hooks h;
+    h.admit = [this](const curve_key& key, std::string& user) { return admit(key, user); };
+    h.ended = [this](std::string_view identity, std::string_view peer, std::string_view why,
+                     zmtp_router::end_kind kind) { connection_ended(identity, peer, why, kind); };
+    clients_sock = std::make_unique<zmtp_router>(rl, secret, std::move(h));
+    if (auto s = clients_sock->bind(opts.endpoint); !s) return s;
+    bound_endpoint = clients_sock->endpoint();
     if (!opts.mirror_endpoint.empty()) {
       mirror = std::make_unique<zmtp_mirror>(opts.mirror);
       if (auto s = mirror->bind(opts.mirror_endpoint); !s) return s;
@@ -307,28 +297,24 @@ struct broker::impl {
 
   // ---------------------------------------------------------------- sending
 
-  // Sends frames to a client. Returns false if its pipe is full (EAGAIN); drops the
-  // client if it is gone (EHOSTUNREACH).
+  // Sends frames to a client. Returns false if its connection's queue is full; an
+  // unreachable client counts as sent and is dropped at the end of the turn, so that
+  // nothing iterating clients or subscriptions now sees them vanish.
   template <typename... F>
   bool send_to(const std::string& identity, F&&... f) {
-    const std::array<zmq::const_buffer, 1 + sizeof...(F)> parts{zmq::buffer(identity), zmq::buffer(f)...};
+    const std::array<zmq::const_buffer, sizeof...(F)> parts{zmq::buffer(f)...};
     return send_parts(identity, parts);  // on the stack: one EVT per event, no allocation
   }
 
-  // Sends one multipart message (routing id first). False if the peer's pipe is full
-  // (EAGAIN); an unreachable peer counts as sent and is dropped at the end of the turn,
-  // so that nothing iterating clients or subscriptions now sees them vanish.
   bool send_parts(const std::string& identity, std::span<const zmq::const_buffer> parts) {
-    try {
-      for (std::size_t i = 0; i < parts.size(); ++i) {
-        auto flags = zmq::send_flags::dontwait;
-        if (i + 1 < parts.size()) flags = flags | zmq::send_flags::sndmore;
-        // Only the first frame can fail: ZeroMQ sends multipart messages atomically.
-        if (!router.send(parts[i], flags)) return false;
-      }
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EHOSTUNREACH) throw;
-      gone.push_back(identity);
+    switch (clients_sock->send(identity, parts)) {
+      case zmtp_router::send_result::sent:
+        return true;
+      case zmtp_router::send_result::full:
+        return false;
+      case zmtp_router::send_result::unreachable:
+        gone.push_back(identity);
+        return true;
     }
     return true;
   }
@@ -360,7 +346,7 @@ struct broker::impl {
   void flush_outboxes() {
     for (auto& [id, c] : clients) {
       while (!c.outbox.empty()) {
-        std::vector<zmq::const_buffer> parts{zmq::buffer(c.identity)};
+        std::vector<zmq::const_buffer> parts;
         for (auto& s : c.outbox.front()) parts.push_back(zmq::buffer(s));
         const std::size_t gone_before = gone.size();
         if (!send_parts(id, parts)) break;
@@ -382,9 +368,9 @@ struct broker::impl {
     std::uint64_t suppressed = 0;
   };
   std::array<log_limit, 64> limits{};
-  // Keys: NAK reasons 0-31, ERR reasons 32-63; ended connections take the last, which
-  // no reason code reaches.
-  static constexpr std::size_t disconnect_log_key = 63;
+  // Keys: NAK reasons 0-31, ERR reasons 32-63; ended and refused connections take the
+  // last two, which no reason code reaches.
+  static constexpr std::size_t disconnect_log_key = 63, refusal_log_key = 62;
   bool may_log(std::size_t key, std::string_view what,
                spdlog::level::level_enum summary_level = spdlog::level::warn) {
     constexpr unsigned burst = 10;
@@ -423,58 +409,37 @@ struct broker::impl {
     return peer_name(identity);
   }
 
-  // A connection on the client socket ended: the client closed it, or ZeroMQ cut it off
-  // for a protocol fault, above all a message over ZMQ_MAXMSGSIZE (see bind()). ZeroMQ
-  // 4.3 reports both as ZMQ_EVENT_DISCONNECTED, so both are counted; the log line names
-  // the limit so that a client's complaint of a reset connection can be matched to it.
-  void handle_monitor() {
-    std::vector<zmq::message_t> ev;
-    while (zmq::recv_multipart(monitor_sock, std::back_inserter(ev), zmq::recv_flags::dontwait)) {
-      std::uint16_t event = 0;
-      if (ev.size() == 2 && ev[0].size() >= sizeof event) std::memcpy(&event, ev[0].data(), sizeof event);
-      ev.clear();
-      if (event != ZMQ_EVENT_DISCONNECTED) continue;
-      counters.disconnects++;
-      if (may_log(disconnect_log_key, "connection-ended", spdlog::level::info))
-        spdlog::info("a client connection ended ({} so far): the client closed it, or ZeroMQ cut it off for a "
-                     "protocol fault such as a message over {} bytes",
-                     counters.disconnects, opts.max_envelope_bytes * 4 + 4096);
+  // A connection on the client socket ended: the client closed it, hubd closed it for a
+  // protocol fault or a limit (above all a message over max_envelope_bytes * 4 + 4 KiB),
+  // or security refused it. Its client, if it had one, is dropped at the end of the turn.
+  void connection_ended(std::string_view identity, std::string_view peer, std::string_view why,
+                        zmtp_router::end_kind kind) {
+    if (kind == zmtp_router::end_kind::refused) {
+      counters.auth_denied++;
+      if (may_log(refusal_log_key, "connection-refused"))
+        spdlog::warn("connection from {} refused: {}", peer, why);
+      return;
     }
+    counters.disconnects++;
+    if (!identity.empty() && clients.count(std::string(identity)) > 0) gone.emplace_back(identity);
+    if (!may_log(disconnect_log_key, "connection-ended", spdlog::level::info)) return;
+    if (kind == zmtp_router::end_kind::fault)
+      spdlog::warn("a client connection ended ({} so far): the hub closed the connection from {}: {}",
+                   counters.disconnects, peer, why);
+    else
+      spdlog::info("a client connection ended ({} so far): {} from {}", counters.disconnects, why, peer);
   }
 
   // ---------------------------------------------------------------- security
 
-  // ZAP (RFC 27): admits a CURVE client whose public key is on the ACL, and names it.
-  void handle_zap() {
-    std::vector<zmq::message_t> req;
-    while (zmq::recv_multipart(*zap, std::back_inserter(req), zmq::recv_flags::dontwait)) {
-      std::string version = req.size() > 0 ? req[0].to_string() : "";
-      std::string request_id = req.size() > 1 ? req[1].to_string() : "";
-      std::string mechanism = req.size() > 5 ? req[5].to_string() : "";
-      std::string address = req.size() > 3 ? req[3].to_string() : "";
-      std::string code = "400", text = "no credentials", user;
-      if (mechanism == "CURVE" && req.size() >= 7 && req[6].size() == 32) {
-        char z85[41];
-        zmq_z85_encode(z85, static_cast<const std::uint8_t*>(req[6].data()), 32);
-        if (const auto* id = opts.acl->by_public_key(z85)) {
-          code = "200";
-          text = "OK";
-          user = id->name;
-        } else {
-          text = "public key not on the hub's list";
-        }
-      } else if (mechanism != "CURVE") {
-        text = "security is on: CURVE is required";
-      }
-      if (code != "200") {
-        counters.auth_denied++;
-        spdlog::warn("connection from {} refused: {}", address, text);
-      }
-      std::array<zmq::const_buffer, 6> rep = {zmq::buffer(version), zmq::buffer(request_id), zmq::buffer(code),
-                                              zmq::buffer(text),    zmq::buffer(user),       zmq::str_buffer("")};
-      zmq::send_multipart(*zap, rep);
-      req.clear();
-    }
+  // With security on: admits a CURVE client whose public key is on the ACL, and names it.
+  std::string admit(const curve_key& key, std::string& user) {
+    char z85[41];
+    zmq_z85_encode(z85, key.data(), key.size());
+    const auto* id = opts.acl ? opts.acl->by_public_key(z85) : nullptr;
+    if (id == nullptr) return fmt::format("public key {} not on the hub's list", z85);
+    user = id->name;
+    return {};
   }
 
   // The ACL identity of a client, or nullptr (security off, or no longer listed).
@@ -545,13 +510,13 @@ struct broker::impl {
     counters.clients_dropped++;
   }
 
-  // A reply found the client's connection closed (EHOSTUNREACH). What it sent before it
-  // closed may still be queued on the hub's side and is read after this: ZeroMQ keeps
-  // the incoming half of a closed connection until it is drained. So the client is
-  // dropped once (logged, counted, subscriptions and outbox ended) and kept as
-  // unreachable: its queued PUBs are still stored, their replies go nowhere, and its
-  // record is forgotten quietly once it has been silent for client_timeout_ms. ZeroMQ
-  // gives every connection a new routing id, so the identity never comes back.
+  // The client's connection closed (it ended, or a reply found it gone). What it sent
+  // before it closed may still wait on the hub's side: the client socket hands over a
+  // closed connection's whole messages before it forgets it. So the client is dropped
+  // once (logged, counted, subscriptions and outbox ended) and kept as unreachable: its
+  // queued PUBs are still stored, their replies go nowhere, and its record is forgotten
+  // quietly once it has been silent for client_timeout_ms. Every connection gets a new
+  // routing id, so the identity never comes back.
   void mark_unreachable(const std::string& identity) {
     auto it = clients.find(identity);
     if (it == clients.end()) return;
@@ -579,8 +544,8 @@ struct broker::impl {
     std::string identity(view(f[0]));
     auto& cl = touch_client(identity);
     if (opts.acl && cl.user.empty()) {
-      const char* user = f[1].gets("User-Id");
-      cl.user = user != nullptr ? user : "";
+      const std::string* user = clients_sock->user_of(identity);
+      cl.user = user != nullptr ? *user : "";
     }
     frame_views.clear();
     for (std::size_t i = 1; i < f.size(); ++i) frame_views.push_back(bytes(f[i]));
@@ -766,7 +731,7 @@ struct broker::impl {
   // that the turn's signatures are checked in parallel.
   void accept_pub(const std::string& identity, std::uint64_t seq, zmq::message_t msg, std::vector<std::uint8_t> own,
                   const security::identity* who = nullptr, std::span<const std::uint8_t> signature = {}) {
-    // ZeroMQ may hand over a frame at any byte position of its receive buffer, and
+    // A frame may sit at any byte position of its receive buffer, and
     // FlatBuffers reads scalars in place: a misaligned envelope is copied once.
     if (own.empty() && reinterpret_cast<std::uintptr_t>(msg.data()) % alignof(std::uint64_t) != 0) {
       auto b = bytes(msg);
@@ -1013,6 +978,7 @@ struct broker::impl {
       else
         reply(id, wire::rep_ack, entries, dups);
     }
+    clients_sock->flush();
   }
 
   void deliver_durable(offset d) {
@@ -1041,9 +1007,10 @@ struct broker::impl {
       from = r.value();
     }
     // The mirror's bytes go first: a plain write to each reader's socket, before the
-    // batches and ACKs wake hubd's ZeroMQ I/O thread.
+    // batches and ACKs.
     if (mirror) mirror->flush();
     flush_batches();
+    clients_sock->flush();
   }
 
   // Stored records may sit at any byte position (the log packs them); FlatBuffers reads
@@ -1271,6 +1238,7 @@ struct broker::impl {
   void housekeeping(millis now) {
     if (now >= next_housekeeping) {
       next_housekeeping = now + 1000;
+      clients_sock->expire(std::chrono::steady_clock::now());
       if (mirror) mirror->expire(std::chrono::steady_clock::now());
       std::vector<std::string> silent;
       for (auto& [id, c] : clients)
@@ -1377,21 +1345,19 @@ struct broker::impl {
     spdlog::info("hub {} ({}) serving clients on {}{}", opts.hub_name, hub_id, bound_endpoint,
                  bound_mirror.empty() ? "" : ", mirror on " + bound_mirror);
     std::vector<zmq::pollitem_t> items = {
-        {router.handle(), 0, ZMQ_POLLIN, 0},
         {sync_sock.handle(), 0, ZMQ_POLLIN, 0},
         {nullptr, stop_pipe[0], ZMQ_POLLIN, 0},
     };
-    zap_index = items.size();
-    if (zap) items.push_back({zap->handle(), 0, ZMQ_POLLIN, 0});
-    monitor_index = items.size();
-    items.push_back({monitor_sock.handle(), 0, ZMQ_POLLIN, 0});
-    mirror_index = items.size();  // the mirror's listener and connections come last, as they are now
+    // Then the clients' listener and connections, then the mirror's, as they are now.
+    clients_index = items.size();
     auto last_work = std::chrono::steady_clock::time_point::min();
     while (!stopping.load()) {
-      items.resize(mirror_index);
+      items.resize(clients_index);
+      clients_sock->add_poll_items(items);
+      mirror_index = items.size();
       if (mirror) mirror->add_poll_items(items);
       long timeout = 100;
-      bool pending_work = !internal_out.empty() || has_deliverable_lagging();
+      bool pending_work = !internal_out.empty() || clients_sock->pending() || has_deliverable_lagging();
       if (pending_work) timeout = 0;
       try {
         bool ready = !pending_work && idle_poll(items, last_work);
@@ -1402,7 +1368,7 @@ struct broker::impl {
         spdlog::error("poll failed: {}", e.what());
         continue;
       }
-      if (items[2].revents & ZMQ_POLLIN) {
+      if (items[1].revents & ZMQ_POLLIN) {
         char c[16];
         bool reload = false;
         ssize_t got;
@@ -1418,8 +1384,6 @@ struct broker::impl {
           }
         }
       }
-      if (zap && (items[zap_index].revents & ZMQ_POLLIN)) handle_zap();
-      if (items[monitor_index].revents & ZMQ_POLLIN) handle_monitor();
       turn(items);
     }
     shutdown();
@@ -1435,7 +1399,7 @@ struct broker::impl {
         counters.busy_polled_turns++;
         return true;
       }
-      // Any other thread ready on this core (ZeroMQ's I/O thread, a client's) runs first.
+      // Any other thread ready on this core (the sync thread, a client's) runs first.
       ::sched_yield();
     }
     return false;
@@ -1451,13 +1415,12 @@ struct broker::impl {
     millis now = now_millis();
     turn_started = std::chrono::steady_clock::now();
     try {
-      if (items[1].revents & ZMQ_POLLIN) handle_sync_reply();
+      if (items[0].revents & ZMQ_POLLIN) handle_sync_reply();
+      clients_sock->handle(items.data() + clients_index, mirror_index - clients_index);
       if (mirror) mirror->handle(items.data() + mirror_index, items.size() - mirror_index);
       publish_internal();
       for (std::size_t i = 0; i < opts.max_batch; ++i) {
-        frames.clear();
-        auto got = zmq::recv_multipart(router, std::back_inserter(frames), zmq::recv_flags::dontwait);
-        if (!got) break;
+        if (!clients_sock->next(frames)) break;
         try {
           handle_message(frames);
         } catch (const std::exception& e) {
@@ -1472,12 +1435,13 @@ struct broker::impl {
       serve_lagging();
       flush_outboxes();
       housekeeping(now);
+      clients_sock->flush();
       for (auto& id : gone) mark_unreachable(id);
       gone.clear();
       for (auto& id : unread) {
         auto it = clients.find(id);
         if (it == clients.end() || it->second.unreachable) continue;  // dropped above, counted once
-        drop_client(id, fmt::format("it does not read its replies ({} waiting beyond ZeroMQ's queue of {})",
+        drop_client(id, fmt::format("it does not read its replies ({} waiting beyond its connection's queue of {})",
                                     opts.max_outbox, opts.client_hwm));
       }
       unread.clear();
@@ -1505,6 +1469,7 @@ struct broker::impl {
     advance_durable();
     if (mirror) mirror->flush();
     flush_outboxes();
+    clients_sock->flush();
     spdlog::info("stopped: {} events in, {} out, log end {}", counters.events_in, counters.events_out,
                  st->end().value);
   }

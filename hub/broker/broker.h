@@ -40,8 +40,8 @@ struct broker_options {
   millis client_timeout_ms = 10'000;
   std::size_t max_envelope_bytes = 1 << 20;
   std::size_t max_batch = 1024;           // client messages handled per loop turn
-  int client_hwm = 100'000;               // ZeroMQ's queue per client connection, each way (messages)
-  // Replies (ACK, NAK, STATUS...) queued for a client beyond a full ZeroMQ queue. A client
+  int client_hwm = 100'000;               // messages queued per client connection, each way
+  // Replies (ACK, NAK, STATUS...) queued for a client beyond a full connection queue. A client
   // that leaves more unread is dropped: its subscriptions end and its queue is freed.
   // Deliveries never queue here: credit bounds them.
   std::size_t max_outbox = 10'000;
@@ -58,7 +58,7 @@ struct broker_options {
   std::chrono::microseconds idle_poll{0};
   millis retention_interval_ms = 10'000;  // how often retention runs
   // Security: with an ACL, the client socket requires CURVE (curve_secret_key, Z85) and
-  // a ZAP handler admits only the ACL's public keys; every PUB, SUB and delivery is
+  // admits only the ACL's public keys; every PUB, SUB and delivery is
   // checked against the client's identity; the mirror carries public events only.
   std::shared_ptr<const security::acl> acl;
   std::string curve_secret_key;
@@ -96,11 +96,11 @@ struct broker_counters {
   std::uint64_t credit_stalls = 0;    // times a live subscription ran out of credit
   std::uint64_t pipe_stalls = 0;      // deliveries a subscriber's full pipe refused (read again from the store)
   std::uint64_t clients_dropped = 0;  // clients gone (unreachable or timed out)
-  std::uint64_t auth_denied = 0;      // connections refused by the ZAP handler
+  std::uint64_t auth_denied = 0;      // connections refused by security (key not listed, no CURVE)
   std::uint64_t acl_denied = 0;       // PUB, SUB or deliveries refused by the ACL
   std::uint64_t busy_polled_turns = 0; // wake-ups whose work the idle poll found (no sleep)
-  std::uint64_t disconnects = 0;      // client connections that ended: closed by the client, or cut
-                                      // off by ZeroMQ (a message over maxmsgsize); ZeroMQ does not say which
+  std::uint64_t disconnects = 0;      // client connections that ended: closed by the client, or by
+                                      // the hub for a fault or limit (the log says which)
   std::uint64_t naks[32] = {};        // by hub.schema.Reason
   std::uint64_t errs[32] = {};        // by hub.schema.Reason
 };

@@ -1,5 +1,7 @@
 #include "hub/broker/zmtp_mirror.h"
 
+#include "hub/broker/zmtp_wire.h"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -21,89 +23,21 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-constexpr std::size_t greeting_size = 64;
-constexpr std::uint8_t flag_more = 0x01, flag_long = 0x02, flag_command = 0x04;
 constexpr std::size_t max_subscriptions = 10'000;  // per reader...
 constexpr std::size_t max_subscription_bytes = 1 << 20;  // ...and their prefixes' bytes together
 
-// Our greeting: ZMTP 3.0, NULL mechanism. Offering 3.0 rather than 3.1 makes every peer
-// speak 3.0 (the lower version wins), whose subscriptions are plain messages; the
-// SUBSCRIBE and CANCEL commands of 3.1 are understood too.
-std::string greeting() {
-  std::string g(greeting_size, '\0');
-  g[0] = '\xFF';
-  g[8] = '\x01';  // as libzmq: a ZMTP 1.0 peer reads the padding as a length
-  g[9] = '\x7F';
-  g[10] = 3;  // major
-  g[11] = 0;  // minor
-  std::memcpy(g.data() + 12, "NULL", 4);
-  return g;  // as-server and filler: zero
-}
-
-void put_frame_header(std::string& out, std::uint8_t flags, std::size_t size) {
-  if (size <= 255) {
-    out.push_back(static_cast<char>(flags));
-    out.push_back(static_cast<char>(size));
-    return;
-  }
-  out.push_back(static_cast<char>(flags | flag_long));
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((std::uint64_t{size} >> shift) & 0xFF));
-}
-
-std::size_t frame_header_size(std::size_t size) { return size <= 255 ? 2 : 9; }
-
-void put_command(std::string& out, std::string_view name, std::string_view data) {
-  put_frame_header(out, flag_command, 1 + name.size() + data.size());
-  out.push_back(static_cast<char>(name.size()));
-  out.append(name);
-  out.append(data);
-}
+using zmtp::address_text, zmtp::flag_command, zmtp::flag_long, zmtp::flag_more, zmtp::frame_header_size,
+    zmtp::put_command, zmtp::put_frame_header;
 
 std::string ready_command() {
-  std::string props;
-  const std::string_view key = "Socket-Type", value = "XPUB";
-  props.push_back(static_cast<char>(key.size()));
-  props.append(key);
-  const std::array<char, 4> len = {0, 0, 0, static_cast<char>(value.size())};
-  props.append(len.data(), len.size());
-  props.append(value);
-  std::string out;
+  std::string props, out;
+  zmtp::put_property(props, "Socket-Type", "XPUB");
   put_command(out, "READY", props);
   return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::uint64_t be64(const char* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<std::uint8_t>(p[i]);
-  return v;
-}
-
-std::uint32_t be32(const char* p) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<std::uint8_t>(p[i]);
-  return v;
-}
-
-std::string address_text(const sockaddr_storage& a) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  if (a.ss_family == AF_INET) {
-    const auto& in = reinterpret_cast<const sockaddr_in&>(a);
-    ::inet_ntop(AF_INET, &in.sin_addr, host, sizeof host);
-    return fmt::format("{}:{}", host, ntohs(in.sin_port));
-  }
-  if (a.ss_family == AF_INET6) {
-    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(a);
-    ::inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof host);
-    return fmt::format("[{}]:{}", host, ntohs(in6.sin6_port));
-  }
-  return "?";
-}
+// Our greeting and READY: with the NULL mechanism neither waits on the peer's.
+std::string hello() { return zmtp::greeting("NULL", false) + ready_command(); }
 
 }  // namespace
 
@@ -114,8 +48,7 @@ struct zmtp_mirror::reader {
   stage at = stage::greeting;
   clock::time_point accepted;
   std::string in;  // bytes read and not yet parsed
-  std::string out;  // bytes queued; out[0, out_pos) are written
-  std::size_t out_pos = 0;
+  zmtp::out_buffer out;
   // Prefixes, each held once, as XPUB holds them per connection (a SUB socket counts its
   // own and sends the cancel when the last of a prefix goes).
   std::vector<std::string> subscriptions;
@@ -125,7 +58,7 @@ struct zmtp_mirror::reader {
   std::string why;  // why it is closed
   bool warn = false;  // the reader broke the protocol (logged as a warning)
 
-  [[nodiscard]] std::size_t queued() const { return out.size() - out_pos; }
+  [[nodiscard]] std::size_t queued() const { return out.queued(); }
   bool fail(std::string reason, bool is_warning = true) {
     if (!dead) {
       dead = true;
@@ -164,45 +97,10 @@ zmtp_mirror::~zmtp_mirror() {
 }
 
 status zmtp_mirror::bind(const std::string& endpoint) {
-  const std::string_view scheme = "tcp://";
-  std::string_view rest(endpoint);
-  if (rest.substr(0, scheme.size()) != scheme)
-    return status::config_error(fmt::format("mirror endpoint '{}': the mirror speaks TCP: tcp://HOST:PORT", endpoint));
-  rest.remove_prefix(scheme.size());
-  const auto colon = rest.rfind(':');
-  if (colon == std::string_view::npos)
-    return status::config_error(fmt::format("mirror endpoint '{}' has no port: tcp://HOST:PORT", endpoint));
-  std::string host(rest.substr(0, colon)), port(rest.substr(colon + 1));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (port == "*") port = "0";
-  const bool digits = std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (port.empty() || port.size() > 5 || !digits || std::stoi(port) > 65535)
-    return status::config_error(fmt::format("mirror endpoint '{}': the port must be 0-65535 or *", endpoint));
-
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  hints.ai_family = host == "*" ? AF_INET : AF_UNSPEC;  // as libzmq: * is every IPv4 interface
-  addrinfo* found = nullptr;
-  if (int rc = ::getaddrinfo(host == "*" ? nullptr : host.c_str(), port.c_str(), &hints, &found); rc != 0)
-    return status::config_error(fmt::format("mirror endpoint '{}': {}", endpoint, ::gai_strerror(rc)));
-  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
-
-  int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return status::unavailable(fmt::format("cannot listen on {}: {}", endpoint, std::strerror(errno)));
-  const int on = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);  // a restarted hub takes its port back at once
-  if (::bind(fd, found->ai_addr, found->ai_addrlen) != 0 || ::listen(fd, SOMAXCONN) != 0) {
-    const int e = errno;
-    ::close(fd);
-    return status::unavailable(fmt::format("cannot listen on {}: {}", endpoint, std::strerror(e)));
-  }
-  sockaddr_storage bound{};
-  socklen_t len = sizeof bound;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+  int fd = -1;
+  if (auto st = zmtp::listen_tcp(endpoint, "mirror endpoint", fd, endpoint_); !st) return st;
   if (listen_fd_ >= 0) ::close(listen_fd_);
   listen_fd_ = fd;
-  endpoint_ = "tcp://" + address_text(bound);
   return status::ok();
 }
 
@@ -262,9 +160,7 @@ void zmtp_mirror::accept_all() {
     r->fd = fd;
     r->peer = address_text(addr);
     r->accepted = clock::now();
-    // Both greeting and READY go at once: with the NULL mechanism neither waits on the
-    // peer's, and the peer reads them in its own order.
-    r->out = greeting() + ready_command();
+    r->out.data = hello();
     write_to(*r);
     readers_.push_back(std::move(r));
   }
@@ -292,17 +188,12 @@ void zmtp_mirror::read_from(reader& r) {
 bool zmtp_mirror::parse(reader& r) {
   std::size_t pos = 0;
   if (r.at == reader::stage::greeting) {
-    const std::string& g = r.in;
-    if (!g.empty() && static_cast<std::uint8_t>(g[0]) != 0xFF)
-      return r.fail("it does not speak ZMTP (its first byte is not 0xFF); connect a ZeroMQ SUB socket");
-    if (g.size() >= 10 && (g[9] & 1) == 0) return r.fail("it speaks ZMTP 1.0; the mirror speaks ZMTP 3");
-    if (g.size() >= 11 && g[10] < 3) return r.fail(fmt::format("it speaks ZMTP {}; the mirror speaks ZMTP 3", int{g[10]}));
-    if (g.size() < greeting_size) return true;
-    const std::string_view mechanism(g.data() + 12, 20);
-    if (mechanism.substr(0, 4) != "NULL" || mechanism.find_first_not_of('\0', 4) != std::string_view::npos)
-      return r.fail(fmt::format("it asks for the {} mechanism; the mirror is public and offers NULL only",
-                                mechanism.substr(0, mechanism.find('\0'))));
-    pos = greeting_size;
+    const auto g = zmtp::check_greeting(r.in, "connect a ZeroMQ SUB socket");
+    if (g.at == zmtp::greeting_check::state::broken) return r.fail(g.why);
+    if (g.at == zmtp::greeting_check::state::partial) return true;
+    if (g.mechanism != "NULL")
+      return r.fail(fmt::format("it asks for the {} mechanism; the mirror is public and offers NULL only", g.mechanism));
+    pos = zmtp::greeting_size;
     r.at = reader::stage::handshake;
   }
   for (;;) {
@@ -315,7 +206,7 @@ bool zmtp_mirror::parse(reader& r) {
     if (flags & flag_long) {
       if (avail < 9) break;
       header = 9;
-      const std::uint64_t long_size = be64(r.in.data() + pos + 1);
+      const std::uint64_t long_size = zmtp::be64(r.in.data() + pos + 1);
       size = long_size > limits_.max_frame_bytes ? limits_.max_frame_bytes + 1 : static_cast<std::size_t>(long_size);
     }
     if (size > limits_.max_frame_bytes)
@@ -331,26 +222,18 @@ bool zmtp_mirror::parse(reader& r) {
 
 bool zmtp_mirror::on_frame(reader& r, std::uint8_t flags, std::string_view body) {
   if (flags & flag_command) {
-    if (body.empty() || static_cast<std::uint8_t>(body[0]) + 1u > body.size())
-      return r.fail("a command frame whose name does not fit it");
-    const std::string_view name = body.substr(1, static_cast<std::uint8_t>(body[0]));
-    std::string_view data = body.substr(1 + name.size());
+    const auto cmd = zmtp::split_command(body);
+    if (!cmd) return r.fail("a command frame whose name does not fit it");
+    const std::string_view name = cmd->name, data = cmd->data;
     if (name == "ERROR") {
       const std::string_view reason = data.empty() ? data : data.substr(1, static_cast<std::uint8_t>(data[0]));
       return r.fail(fmt::format("it sent ERROR: {}", reason), false);
     }
     if (r.at == reader::stage::handshake) {
       if (name != "READY") return r.fail(fmt::format("it sent {} before READY", name));
-      std::string_view type;
-      while (!data.empty()) {  // properties: name (1-byte size), value (4-byte size)
-        const std::size_t klen = static_cast<std::uint8_t>(data[0]);
-        if (data.size() < 1 + klen + 4) return r.fail("a READY command with a broken property");
-        const std::string_view key = data.substr(1, klen);
-        const std::uint32_t vlen = be32(data.data() + 1 + klen);
-        if (data.size() - 1 - klen - 4 < vlen) return r.fail("a READY command with a broken property");
-        if (iequals(key, "Socket-Type")) type = data.substr(1 + klen + 4, vlen);
-        data.remove_prefix(1 + klen + 4 + vlen);
-      }
+      bool broken = false;
+      const std::string_view type = zmtp::find_property(data, "Socket-Type", broken).value_or("");
+      if (broken) return r.fail("a READY command with a broken property");
       if (type != "SUB" && type != "XSUB")
         return r.fail(fmt::format("a {} socket cannot read the mirror; connect a SUB or XSUB socket",
                                   type.empty() ? "nameless" : type));
@@ -360,7 +243,7 @@ bool zmtp_mirror::on_frame(reader& r, std::uint8_t flags, std::string_view body)
     }
     if (name == "PING") {  // heartbeat: TTL (2 bytes), then a context the PONG returns
       if (r.queued() + 64 > limits_.max_buffered_bytes) return r.fail("it sends PINGs and does not read the PONGs");
-      put_command(r.out, "PONG", data.size() > 2 ? data.substr(2, 16) : std::string_view());
+      put_command(r.out.data, "PONG", data.size() > 2 ? data.substr(2, 16) : std::string_view());
     } else if (name == "SUBSCRIBE") {
       return r.subscribe(data);
     } else if (name == "CANCEL") {
@@ -390,10 +273,10 @@ std::size_t zmtp_mirror::publish(std::string_view topic, const void* body, std::
       ++dropped;
       continue;
     }
-    put_frame_header(r.out, flag_more, topic.size());
-    r.out.append(topic);
-    put_frame_header(r.out, 0, size);
-    r.out.append(static_cast<const char*>(body), size);
+    put_frame_header(r.out.data, flag_more, topic.size());
+    r.out.data.append(topic);
+    put_frame_header(r.out.data, 0, size);
+    r.out.data.append(static_cast<const char*>(body), size);
   }
   return dropped;
 }
@@ -405,25 +288,7 @@ void zmtp_mirror::flush() {
 }
 
 void zmtp_mirror::write_to(reader& r) {
-  while (r.queued() > 0) {
-    ssize_t n = ::send(r.fd, r.out.data() + r.out_pos, r.queued(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-      r.out_pos += static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    r.fail(fmt::format("write failed: {}", n < 0 ? std::strerror(errno) : "no progress"), false);
-    return;
-  }
-  if (r.out_pos == r.out.size()) {
-    r.out.clear();
-    r.out_pos = 0;
-    if (r.out.capacity() > (std::size_t{1} << 20)) r.out.shrink_to_fit();  // a burst's buffer goes back
-  } else if (r.out_pos > r.out.size() / 2) {
-    r.out.erase(0, r.out_pos);
-    r.out_pos = 0;
-  }
+  if (auto why = r.out.write_to(r.fd); !why.empty()) r.fail(std::move(why), false);
 }
 
 void zmtp_mirror::expire(clock::time_point now) {
@@ -457,13 +322,13 @@ std::size_t zmtp_mirror::connections() const { return readers_.size(); }
 zmtp_mirror::parse_outcome zmtp_mirror::parse_only(std::string_view bytes, std::size_t chunk, mirror_limits limits) {
   zmtp_mirror m(limits);
   reader r;
-  r.out = greeting() + ready_command();
+  r.out.data = hello();
   chunk = std::max<std::size_t>(chunk, 1);
   for (std::size_t i = 0; i < bytes.size() && !r.dead; i += chunk) {
     r.in.append(bytes.substr(i, chunk));
     (void)m.parse(r);
   }
-  return {!r.dead, r.why, r.at == reader::stage::ready, r.subscriptions.size(), r.out.size()};
+  return {!r.dead, r.why, r.at == reader::stage::ready, r.subscriptions.size(), r.out.data.size()};
 }
 
 std::size_t zmtp_mirror::subscriptions() const {

@@ -18,10 +18,13 @@
 #include <vector>
 
 #include "hub/broker/zmtp_mirror.h"
+#include "tests/support/zmtp_peer.h"
 
 using namespace std::chrono_literals;
 using hub::broker::mirror_limits;
 using hub::broker::zmtp_mirror;
+using hub::test::command, hub::test::greeting, hub::test::message, hub::test::port_of, hub::test::raw_peer,
+    hub::test::ready;
 
 namespace {
 
@@ -44,10 +47,6 @@ void listen(zmtp_mirror& m) {
   REQUIRE(s.is_ok());
 }
 
-std::uint16_t port_of(const std::string& endpoint) {
-  return static_cast<std::uint16_t>(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
-}
-
 // A SUB (or XSUB) socket of libzmq, the kind of reader the mirror is for.
 struct zmq_reader {
   zmq::socket_t s;
@@ -64,62 +63,6 @@ struct zmq_reader {
     return out;
   }
 };
-
-// A TCP connection that speaks ZMTP by hand.
-struct raw_peer {
-  int fd = -1;
-  std::string in;
-  explicit raw_peer(const std::string& endpoint, int rcvbuf = 0) {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);  // before the window is set
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port_of(endpoint));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  }
-  ~raw_peer() { ::close(fd); }
-  raw_peer(const raw_peer&) = delete;
-  raw_peer& operator=(const raw_peer&) = delete;
-  void send(const std::string& bytes) const {
-    REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
-  }
-  // Reads what has arrived; false once the mirror has closed the connection.
-  bool read_some() {
-    char buf[4096];
-    for (;;) {
-      ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-      if (n > 0) {
-        in.append(buf, static_cast<std::size_t>(n));
-        continue;
-      }
-      return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-    }
-  }
-};
-
-std::string greeting(int major = 3, const std::string& mechanism = "NULL") {
-  std::string g(64, '\0');
-  g[0] = '\xFF';
-  g[9] = '\x7F';
-  g[10] = static_cast<char>(major);
-  g.replace(12, mechanism.size(), mechanism);
-  return g;
-}
-
-std::string command(const std::string& name, const std::string& data) {
-  std::string body = std::string(1, static_cast<char>(name.size())) + name + data;
-  REQUIRE(body.size() <= 255);
-  return std::string{'\x04', static_cast<char>(body.size())} + body;
-}
-
-std::string ready(const std::string& type) {
-  return command("READY", std::string("\x0bSocket-Type", 12) + std::string("\0\0\0", 3) +
-                              static_cast<char>(type.size()) + type);
-}
-
-std::string message(const std::string& body) { return std::string{'\x00', static_cast<char>(body.size())} + body; }
 
 // The greeting and READY the mirror sends every new connection.
 constexpr std::size_t mirror_hello_size = 64 + 2 + 26;

@@ -202,7 +202,7 @@ TEST_CASE("delivery by event type and publish-to-ack latency are measured as eve
   CHECK(sample_sum(scrape, "hub_publish_ack_seconds_count").value_or(0) >= 10);
 }
 
-TEST_CASE("a connection ZeroMQ cuts off for an oversized message shows in the metrics and the status",
+TEST_CASE("a connection the hub cuts off for an oversized message shows in the metrics, the status and the log",
           "[ops][hubd]") {
   hubd_process hub({.http = true});
   std::optional<nlohmann::json> before;  // the first status comes within half a second of the start
@@ -213,8 +213,8 @@ TEST_CASE("a connection ZeroMQ cuts off for an oversized message shows in the me
     zmq::socket_t big(ctx, zmq::socket_type::dealer);
     big.set(zmq::sockopt::linger, 0);
     big.connect(hub.endpoint());
-    // 5 MiB: over ZMQ_MAXMSGSIZE (4 x the 1 MiB envelope limit + 4 KiB); ZeroMQ cuts the
-    // connection before the hub sees the message. The socket stays open meanwhile, so
+    // 5 MiB: over the message limit (4 x the 1 MiB envelope limit + 4 KiB); the hub cuts
+    // the connection before the message is whole. The socket stays open meanwhile, so
     // the connection that ends is the one the hub's side cut.
     std::string huge(5u << 20, '\0'), pub = "PUB", seq(8, '\1');
     std::array<zmq::const_buffer, 3> parts = {zmq::buffer(pub), zmq::buffer(seq), zmq::buffer(huge)};
@@ -228,6 +228,8 @@ TEST_CASE("a connection ZeroMQ cuts off for an oversized message shows in the me
     auto after = get_status(hub.http_address());
     REQUIRE(after);
     CHECK(after->at("counters").at("disconnects").get<std::uint64_t>() == was + 1);
+    CHECK_THAT(hub.log(), Catch::Contains("the hub closed the connection from 127.0.0.1:") &&
+                              Catch::Contains("it sent a message over 4198400 bytes"));
   }
   // Still serving.
   CHECK(publish_test_events(hub.endpoint(), 3) == 3);

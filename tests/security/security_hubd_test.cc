@@ -112,9 +112,12 @@ TEST_CASE("a client without keys or with an unknown key gets nothing through", "
   plain.pub(1, hub::test::make_envelope());
   unknown.pub(1, hub::test::make_envelope());
   unknown.sub(1, ">");
-  // The unknown key is refused by the ZAP handler; the keyless client fails the CURVE
-  // handshake before that. Nothing either sent is stored.
-  CHECK(hub::test::wait_for([&] { return admin.status()["counters"]["auth_denied"].get<int>() >= 1; }));
+  // The unknown key is refused after its INITIATE, the keyless client at its greeting;
+  // both are counted and logged, the unknown key by name. Nothing either sent is stored.
+  CHECK(hub::test::wait_for([&] { return admin.status()["counters"]["auth_denied"].get<int>() >= 2; }));
+  CHECK_THAT(h.hub->log(), Catch::Contains(std::string("refused: public key ") + h.stranger.public_z85 +
+                                           " not on the hub's list") &&
+                               Catch::Contains("CURVE is required"));
   auto st = admin.status();
   CHECK(st["store"]["end"] == 0);
   CHECK(st["subscriptions"].empty());

@@ -26,7 +26,7 @@ using clock = std::chrono::steady_clock;
 constexpr std::size_t max_subscriptions = 10'000;  // per reader...
 constexpr std::size_t max_subscription_bytes = 1 << 20;  // ...and their prefixes' bytes together
 
-using zmtp::address_text, zmtp::flag_command, zmtp::flag_long, zmtp::flag_more, zmtp::frame_header_size,
+using zmtp::flag_command, zmtp::flag_long, zmtp::flag_more, zmtp::frame_header_size,
     zmtp::put_command, zmtp::put_frame_header;
 
 std::string ready_command() {
@@ -106,7 +106,7 @@ status zmtp_mirror::bind(const std::string& endpoint) {
 
 void zmtp_mirror::add_poll_items(std::vector<zmq::pollitem_t>& items) const {
   if (listen_fd_ < 0) return;
-  items.push_back({nullptr, clock::now() < accept_paused_until_ ? -1 : listen_fd_, ZMQ_POLLIN, 0});
+  items.push_back({nullptr, acceptor_.poll_fd(listen_fd_), ZMQ_POLLIN, 0});
   for (const auto& r : readers_)
     items.push_back({nullptr, r->fd, static_cast<short>(ZMQ_POLLIN | (r->queued() > 0 ? ZMQ_POLLOUT : 0)), 0});
 }
@@ -131,34 +131,11 @@ void zmtp_mirror::handle(const zmq::pollitem_t* items, std::size_t count) {
 }
 
 void zmtp_mirror::accept_all() {
-  for (;;) {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      // Out of descriptors (EMFILE, ENFILE) or memory: the listener would stay readable
-      // and the loop would spin, so it is left alone for a moment.
-      spdlog::error("mirror: cannot accept a connection: {}; trying again in 100 ms", std::strerror(errno));
-      accept_paused_until_ = clock::now() + std::chrono::milliseconds(100);
-      return;
-    }
-    if (readers_.size() >= limits_.max_readers) {
-      ::close(fd);
-      const auto now = clock::now();
-      if (now - last_refusal_log_ > std::chrono::seconds(10)) {
-        last_refusal_log_ = now;
-        spdlog::warn("mirror: refused a connection from {}: {} readers is the limit", address_text(addr),
-                     limits_.max_readers);
-      }
-      continue;
-    }
-    const int on = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  std::string peer;
+  for (int fd; (fd = acceptor_.next(listen_fd_, readers_.size(), limits_.max_readers, peer)) >= 0;) {
     auto r = std::make_unique<reader>();
     r->fd = fd;
-    r->peer = address_text(addr);
+    r->peer = peer;
     r->accepted = clock::now();
     r->out.data = hello();
     write_to(*r);

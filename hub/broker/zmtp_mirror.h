@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hub/broker/zmtp_wire.h"
 #include "hub/common/status.h"
 
 namespace hub::broker {
@@ -92,8 +93,7 @@ class zmtp_mirror {
   int listen_fd_ = -1;
   std::string endpoint_;
   std::vector<std::unique_ptr<reader>> readers_;  // in accept order
-  std::chrono::steady_clock::time_point accept_paused_until_{};  // after EMFILE and the like
-  std::chrono::steady_clock::time_point last_refusal_log_{};
+  zmtp::acceptor acceptor_{"mirror", "readers"};
 };
 
 }  // namespace hub::broker

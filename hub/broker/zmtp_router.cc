@@ -35,6 +35,7 @@ struct zmtp_router::conn {
   std::string peer;      // address:port
   std::string identity;  // routing id
   stage at = stage::greeting;
+  bool greeted = false;  // our greeting is queued
   clock::time_point accepted;
   std::string in;  // bytes read and not yet parsed
   std::unique_ptr<curve_server> curve;
@@ -79,7 +80,7 @@ status zmtp_router::bind(const std::string& endpoint) {
 
 void zmtp_router::add_poll_items(std::vector<zmq::pollitem_t>& items) const {
   if (listen_fd_ < 0) return;
-  items.push_back({nullptr, clock::now() < accept_paused_until_ ? -1 : listen_fd_, ZMQ_POLLIN, 0});
+  items.push_back({nullptr, acceptor_.poll_fd(listen_fd_), ZMQ_POLLIN, 0});
   for (const auto& c : conns_) {
     // Reading pauses while this client's messages wait for next() (its receive limit).
     const bool room = c->inbox.size() < limits_.max_queued_messages && c->inbox_bytes < limits_.max_read_ahead;
@@ -108,45 +109,23 @@ void zmtp_router::handle(const zmq::pollitem_t* items, std::size_t count) {
 }
 
 void zmtp_router::accept_all() {
-  for (;;) {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      // Out of descriptors (EMFILE, ENFILE) or memory: the listener would stay readable
-      // and the loop would spin, so it is left alone for a moment.
-      spdlog::error("cannot accept a client connection: {}; trying again in 100 ms", std::strerror(errno));
-      accept_paused_until_ = clock::now() + std::chrono::milliseconds(100);
-      return;
-    }
-    if (conns_.size() >= limits_.max_connections) {
-      ::close(fd);
-      const auto now = clock::now();
-      if (now - last_refusal_log_ > std::chrono::seconds(10)) {
-        last_refusal_log_ = now;
-        spdlog::warn("refused a client connection from {}: {} connections is the limit", zmtp::address_text(addr),
-                     limits_.max_connections);
-      }
-      continue;
-    }
-    const int on = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  std::string peer;
+  for (int fd; (fd = acceptor_.next(listen_fd_, conns_.size(), limits_.max_connections, peer)) >= 0;) {
     auto c = std::make_unique<conn>();
     c->fd = fd;
-    c->peer = zmtp::address_text(addr);
+    c->peer = peer;
     c->accepted = clock::now();
     const std::uint32_t n = next_id_++;
     c->identity = {'\0', static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8),
                    static_cast<char>(n)};
     if (secret_) {
+      // Our greeting waits for the client's signature (parse()).
       c->curve = std::make_unique<curve_server>(*secret_);
-      c->out.data = zmtp::greeting("CURVE", true);  // then HELLO from the client
     } else {
       // With NULL, greeting and READY go at once: neither waits on the peer's.
       c->out.data = zmtp::greeting("NULL", false);
       zmtp::put_command(c->out.data, "READY", ready_metadata());
+      c->greeted = true;
     }
     c->appended = c->out.data.size();
     write_to(*c);
@@ -189,6 +168,15 @@ bool zmtp_router::parse(conn& c) {
     if (g.at == zmtp::greeting_check::state::broken) {
       kill(c, g.why, end_kind::fault);
       return false;
+    }
+    // With CURVE, our greeting goes once the client's signature (10 bytes) is here: a
+    // libzmq client without CURVE keys reads it, sees the mechanisms differ and closes
+    // at once, and that must not look like a peer that closed without a word.
+    if (!c.greeted && c.in.size() >= 10) {
+      const std::size_t before = c.out.data.size();
+      c.out.data += zmtp::greeting("CURVE", true);
+      c.appended += c.out.data.size() - before;
+      c.greeted = true;
     }
     if (g.at == zmtp::greeting_check::state::partial) return true;
     const std::string_view ours = secret_ ? "CURVE" : "NULL";

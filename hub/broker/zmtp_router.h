@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "hub/broker/zmtp_curve.h"
+#include "hub/broker/zmtp_wire.h"
 #include "hub/common/status.h"
 
 namespace hub::broker {
@@ -135,8 +136,7 @@ class zmtp_router {
   std::size_t inbound_ = 0;   // whole messages waiting over all connections
   std::size_t turn_ = 0;      // next() starts its search here
   bool reap_due_ = false;
-  std::chrono::steady_clock::time_point accept_paused_until_{};
-  std::chrono::steady_clock::time_point last_refusal_log_{};
+  zmtp::acceptor acceptor_{"client socket", "connections"};
 };
 
 }  // namespace hub::broker

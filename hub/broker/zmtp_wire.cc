@@ -3,9 +3,11 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
@@ -206,6 +208,41 @@ status listen_tcp(const std::string& endpoint, std::string_view what, int& fd_ou
   fd_out = fd;
   bound_out = "tcp://" + address_text(bound);
   return status::ok();
+}
+
+int acceptor::next(int listen_fd, std::size_t open, std::size_t cap, std::string& peer) {
+  using clock = std::chrono::steady_clock;
+  for (;;) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return -1;
+      // Out of descriptors (EMFILE, ENFILE) or memory: the listener would stay readable
+      // and the loop would spin, so it is left alone for a moment.
+      spdlog::error("{}: cannot accept a connection: {}; trying again in 100 ms", name_, std::strerror(errno));
+      paused_until_ = clock::now() + std::chrono::milliseconds(100);
+      return -1;
+    }
+    if (open >= cap) {
+      ::close(fd);
+      const auto now = clock::now();
+      if (now - last_refusal_log_ > std::chrono::seconds(10)) {
+        last_refusal_log_ = now;
+        spdlog::warn("{}: refused a connection from {}: {} {} is the limit", name_, address_text(addr), cap, unit_);
+      }
+      continue;
+    }
+    const int on = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    peer = address_text(addr);
+    return fd;
+  }
+}
+
+int acceptor::poll_fd(int listen_fd) const {
+  return std::chrono::steady_clock::now() < paused_until_ ? -1 : listen_fd;
 }
 
 }  // namespace hub::broker::zmtp

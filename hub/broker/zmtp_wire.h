@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -65,5 +66,23 @@ struct out_buffer {
 // `what` names the endpoint in errors ("mirror endpoint").
 status listen_tcp(const std::string& endpoint, std::string_view what, int& fd, std::string& bound);
 std::string address_text(const sockaddr_storage& a);
+
+// The accepting side of a non-blocking listener, shared by the mirror and the client
+// socket. `name` starts its log lines ("mirror"), `unit` names what `cap` counts.
+class acceptor {
+ public:
+  acceptor(std::string name, std::string unit) : name_(std::move(name)), unit_(std::move(unit)) {}
+  // The next waiting connection (non-blocking, TCP_NODELAY) and its address, or -1 when
+  // none waits. With `open` at `cap`, a new connection is closed at once (logged at most
+  // every 10 s). After an error such as EMFILE accepting pauses for 100 ms, logged.
+  int next(int listen_fd, std::size_t open, std::size_t cap, std::string& peer);
+  // What to poll for the listener: -1 while accepting is paused.
+  [[nodiscard]] int poll_fd(int listen_fd) const;
+
+ private:
+  std::string name_, unit_;
+  std::chrono::steady_clock::time_point paused_until_{};
+  std::chrono::steady_clock::time_point last_refusal_log_{};
+};
 
 }  // namespace hub::broker::zmtp

@@ -258,8 +258,8 @@ hub_metrics::hub_metrics()
       credit_stalls(registry_.add_counter("hub_credit_stalls_total",
                                           "Times a live subscription ran out of credit.").get()),
       pipe_stalls(registry_.add_counter("hub_pipe_stalls_total",
-                                        "Deliveries a subscriber's full ZeroMQ pipe refused; the subscription "
-                                        "reads them from the store once the pipe drains.").get()),
+                                        "Deliveries a subscriber's full connection queue refused; the "
+                                        "subscription reads them from the store once it drains.").get()),
       consumer_lag(registry_.add_gauge("hub_consumer_lag",
                                        "Events between a durable consumer's next offset and the log end.",
                                        {"consumer"})),
@@ -282,8 +282,8 @@ hub_metrics::hub_metrics()
                                            "Events the best-effort mirror could not send.").get()),
       mirror_readers(registry_.add_gauge("hub_mirror_readers", "Readers connected to the best-effort mirror.").get()),
       disconnects(registry_.add_counter("hub_disconnects_total",
-                                        "Client connections that ended: closed by the client, or cut off by "
-                                        "ZeroMQ for a protocol fault such as a message over the size limit.")
+                                        "Client connections that ended: closed by the client, or by the hub "
+                                        "for a protocol fault or limit such as a message over the size limit.")
                       .get()),
       duplicates(registry_.add_counter("hub_duplicates_total",
                                        "Publishes whose event id was already stored (acked, not stored again).")

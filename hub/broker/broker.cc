@@ -18,7 +18,6 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
-#include <zmq_addon.hpp>
 
 #include "hub/broker/commands.h"
 #include "hub/broker/work_pool.h"

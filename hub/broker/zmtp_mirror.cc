@@ -2,8 +2,6 @@
 
 #include "hub/broker/zmtp_wire.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>

@@ -901,6 +901,9 @@ struct broker::impl {
     if (sync_sock.send(zmq::str_buffer("sync"), zmq::send_flags::dontwait)) sync_in_flight = true;
   }
 
+  std::uint64_t sync_failures = 0;  // failed syncs in a row
+  millis sync_failure_logged_at = 0;
+
   void handle_sync_reply() {
     zmq::message_t m;
     while (sync_sock.recv(m, zmq::recv_flags::dontwait)) {
@@ -913,9 +916,18 @@ struct broker::impl {
         }
       }
       if (v.substr(0, 3) == "err") {
-        spdlog::error("store sync failed: {}; acknowledgements wait until it succeeds", v.substr(4));
-        sync_retry_at = now_millis() + 100;
+        // Retried every 100 ms while it lasts: said at once, then every 5 s.
+        const millis now = now_millis();
+        if (sync_failures++ == 0 || now >= sync_failure_logged_at + 5000) {
+          sync_failure_logged_at = now;
+          spdlog::error("store sync failed{}: {}; acknowledgements wait until it succeeds",
+                        sync_failures > 1 ? fmt::format(" ({} times in a row)", sync_failures) : "", v.substr(4));
+        }
+        sync_retry_at = now + 100;
         refuse_undurable(v.substr(4));
+      } else if (sync_failures > 0) {
+        spdlog::info("store sync succeeded after {} failure(s)", sync_failures);
+        sync_failures = 0;
       }
     }
   }
@@ -980,8 +992,16 @@ struct broker::impl {
     clients_sock->flush();
   }
 
+  // Reading records back can fail for a while (a shared store whose cluster is
+  // electing a leader): what was not delivered is read again after a pause, never
+  // skipped.
+  std::chrono::steady_clock::time_point read_back_retry_at{};
+  std::chrono::milliseconds read_back_backoff{0};
+
   void deliver_durable(offset d) {
     if (d <= last_durable) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < read_back_retry_at) return;
     offset from = last_durable;
     last_durable = d;
     while (from < d) {
@@ -999,11 +1019,25 @@ struct broker::impl {
         return true;
       });
       if (!r || r.value() <= from) {
-        spdlog::error("cannot read back durable records from offset {}: {}", from.value,
-                      r ? "no progress" : r.error().message());
+        // Delivered up to `from`; the rest waits for the next attempt.
+        last_durable = from;
+        read_back_backoff = std::clamp(read_back_backoff * 2, std::chrono::milliseconds(100),
+                                       std::chrono::milliseconds(2000));
+        read_back_retry_at = now + read_back_backoff;
+        const std::string why = r ? "no progress" : r.error().message();
+        if (read_back_backoff == std::chrono::milliseconds(100))
+          spdlog::error("cannot read back durable records from offset {} to deliver them: {}; retrying", from.value,
+                        why);
+        else
+          spdlog::debug("still cannot read back durable records from offset {}: {}; retrying in {} ms", from.value,
+                        why, read_back_backoff.count());
         break;
       }
       from = r.value();
+    }
+    if (from == d && read_back_backoff.count() != 0) {
+      spdlog::info("durable records read back again; delivered up to offset {}", d.value);
+      read_back_backoff = std::chrono::milliseconds(0);
     }
     // The mirror's bytes go first: a plain write to each reader's socket, before the
     // batches and ACKs.

@@ -95,11 +95,12 @@ result<hub_config> load_file(const std::filesystem::path& path) {
       r.errors.push_back(fmt::format("{}: key 'store' must be a mapping", r.where(s)));
     } else {
       r.check_keys(s, {"kind", "fsync", "fsync_interval_ms", "segment_bytes", "retention_age_s", "retention_bytes",
-                       "servers", "stream", "replicas", "open_timeout_ms"}, "store.");
+                       "servers", "stream", "replicas", "open_timeout_ms", "read_from"}, "store.");
       r.get_list(s, "servers", "store.", c.store.servers);
       r.get(s, "stream", "store.", c.store.stream);
       r.get(s, "replicas", "store.", c.store.replicas);
       r.get(s, "open_timeout_ms", "store.", c.store.open_timeout_ms);
+      r.get(s, "read_from", "store.", c.store.read_from);
       r.get(s, "kind", "store.", c.store.kind);
       r.get(s, "fsync", "store.", c.store.fsync);
       r.get(s, "fsync_interval_ms", "store.", c.store.fsync_interval_ms);
@@ -113,6 +114,8 @@ result<hub_config> load_file(const std::filesystem::path& path) {
         bad("kind", c.store.kind, "embedded, memory, jetstream");
       if (s["fsync"] && c.store.fsync != "batch" && c.store.fsync != "interval" && c.store.fsync != "never")
         bad("fsync", c.store.fsync, "batch, interval, never");
+      if (s["read_from"] && c.store.read_from != "replica" && c.store.read_from != "leader")
+        bad("read_from", c.store.read_from, "replica, leader");
     }
   }
   if (auto rules = root["rules"]) {
@@ -223,6 +226,7 @@ std::string to_yaml(const hub_config& c) {
   out << YAML::Key << "stream" << YAML::Value << c.store.stream;
   out << YAML::Key << "replicas" << YAML::Value << c.store.replicas;
   out << YAML::Key << "open_timeout_ms" << YAML::Value << c.store.open_timeout_ms;
+  out << YAML::Key << "read_from" << YAML::Value << c.store.read_from;
   out << YAML::EndMap;
   out << YAML::Key << "dedup_window" << YAML::Value << c.dedup_window;
   out << YAML::Key << "client_timeout_ms" << YAML::Value << c.client_timeout_ms;

@@ -24,6 +24,7 @@ struct store_config {
   std::string stream = "HUB_EVENTS";    // jetstream: the stream's name
   int replicas = 3;                     // jetstream: replicas of the stream (1, 3 or 5)
   std::int64_t open_timeout_ms = 15000; // jetstream: how long start-up waits for the cluster
+  std::string read_from = "replica";    // jetstream: older records through a consumer on any replica, or leader
 };
 
 struct hub_config {

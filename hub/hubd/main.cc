@@ -87,6 +87,7 @@ hub::result<std::unique_ptr<hub::store::store>> open_store(const hub::config::hu
     o.stream = c.store.stream;
     o.replicas = c.store.replicas;
     o.open_timeout = std::chrono::milliseconds(c.store.open_timeout_ms);
+    o.read_from_leader = c.store.read_from == "leader";
     o.max_age = std::chrono::seconds(c.store.retention_age_s);
     o.max_bytes = static_cast<std::int64_t>(c.store.retention_bytes);
     o.name = c.hub_name;

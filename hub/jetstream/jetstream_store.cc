@@ -28,6 +28,12 @@ constexpr const char* log_time_header = "Hub-Log-Time";
 // The publisher's Ed25519 signature the hub verified, in hex (absent if unsigned).
 constexpr const char* signature_header = "Hub-Signature";
 
+// A durable consumer's next offset and the bucket revision that set it.
+struct known_consumer {
+  std::uint64_t next = 0;
+  std::uint64_t revision = 0;
+};
+
 struct cached_record {
   millis log_time = 0;
   schema::Id128 id;
@@ -111,6 +117,7 @@ class jetstream_store final : public store::store {
   }
 
   ~jetstream_store() override {
+    stop_upkeep();
     tail_.reset();
     reader_.reset();
     if (js_) {
@@ -150,6 +157,8 @@ class jetstream_store final : public store::store {
     if (status st = refresh_state(); !st) return st;
     end_ = stream_end_;
     if (status st = start_tail(); !st) return st;
+    if (status st = start_watch(clock::now() + opts_.open_timeout); !st) return st;
+    upkeep_ = std::thread([this] { upkeep_loop(); });
     spdlog::info("JetStream store: stream {} ({} replicas) on {}, offsets [{}, {})", opts_.stream, opts_.replicas,
                  server_list(), begin_.load(), end_);
     return status::ok();
@@ -324,6 +333,19 @@ class jetstream_store final : public store::store {
         if (!visit(v)) return offset{o};
         continue;
       }
+      if (opts_.read_from_leader) {
+        auto rec = read_from_leader(o);
+        if (!rec) {
+          if (o > std::max(from.value, begin_.load())) return offset{o};  // what was read stands
+          return rec.error();
+        }
+        ++o;
+        if (!rec.value()) continue;  // not in the stream (removed)
+        const cached_record& r = *rec.value();
+        ++n;
+        if (!visit(record_view{offset{o - 1}, r.log_time, r.id, r.topic, r.envelope, r.signature})) return offset{o};
+        continue;
+      }
       // Older ones from the stream through an ordered consumer, in batches.
       auto r = read_from_stream(o, stop, max_records - n, visit, n);
       if (!r) {
@@ -366,6 +388,10 @@ class jetstream_store final : public store::store {
     natsStatus s = kvStore_PutString(&rev, kv_.get(), key.c_str(), v.c_str());
     if (s != NATS_OK)
       return status::unavailable(nats_error(fmt::format("cannot store the offset of consumer {}", name), s));
+    // Seen in this hub's listing at once; the watch brings the same revision later.
+    std::lock_guard lk(mu_);
+    auto& known = consumers_[std::string(name)];
+    if (rev >= known.revision) known = {next.value, rev};
     return status::ok();
   }
 
@@ -404,47 +430,33 @@ class jetstream_store final : public store::store {
     std::string key = consumer_key(name);
     natsStatus s = kvStore_Delete(kv_.get(), key.c_str());
     if (s != NATS_OK) return status::unavailable(nats_error(fmt::format("cannot remove consumer {}", name), s));
+    std::lock_guard lk(mu_);
+    consumers_.erase(std::string(name));
     return status::ok();
   }
 
-  // The consumers' names: one listing of the bucket's keys (empty if it fails, logged).
-  std::vector<std::string> consumer_names() const {
-    std::vector<std::string> names;
-    kvKeysList keys{};
-    natsStatus s = kvStore_Keys(&keys, kv_.get(), nullptr);
-    if (s != NATS_OK) {
-      if (s != NATS_NOT_FOUND) spdlog::warn("{}", nats_error("cannot list durable consumers", s));
-      return names;
-    }
-    for (int i = 0; i < keys.Count; ++i)
-      if (auto name = consumer_name(keys.Keys[i])) names.push_back(std::move(*name));
-    kvKeysList_Destroy(&keys);
-    // nats.c's listing (a consumer on the bucket's stream) can name a key twice: seen
-    // on a three-node cluster under load, after the key was updated.
-    std::sort(names.begin(), names.end());
-    names.erase(std::unique(names.begin(), names.end()), names.end());
-    return names;
+  // The listing comes from the bucket's watch, kept by the upkeep thread: the loop
+  // thread asks for it twice a second (status, metrics) and must not wait on the
+  // cluster, least of all while a node is down. Another hub's commit shows here as
+  // soon as the watch delivers it (milliseconds when the cluster is healthy).
+  std::size_t consumer_count() const override {
+    std::lock_guard lk(mu_);
+    return consumers_.size();
   }
-
-  // One listing, not one read per consumer as consumers() does.
-  std::size_t consumer_count() const override { return consumer_names().size(); }
 
   std::vector<std::pair<std::string, offset>> consumers() const override {
     std::vector<std::pair<std::string, offset>> out;
-    for (auto& name : consumer_names())
-      if (auto off = consumer_offset(name)) out.emplace_back(std::move(name), *off);
-    std::sort(out.begin(), out.end());
-    return out;
+    std::lock_guard lk(mu_);
+    out.reserve(consumers_.size());
+    for (const auto& [name, c] : consumers_) out.emplace_back(name, offset{c.next});
+    return out;  // sorted by name: consumers_ is a std::map
   }
 
   // ------------------------------------------------------------------ upkeep
 
   void enforce_retention(millis) override {
-    // JetStream applies max_age and max_bytes itself; here the hub learns where the
-    // stream now begins and how far it reaches (other hubs append too).
-    if (connected(nc_.get())) {
-      if (status s = refresh_state(); !s) spdlog::debug("JetStream store: {}", s.message());
-    }
+    // JetStream applies max_age and max_bytes itself; where the stream now begins and
+    // how far it reaches (other hubs append too) the upkeep thread reads each second.
     std::lock_guard lk(mu_);
     // The next batch is numbered from the stream's end as this hub knows it. (Safe
     // here: the broker numbers and appends a batch within one turn, before upkeep.)
@@ -506,10 +518,15 @@ class jetstream_store final : public store::store {
                                std::to_string(opts_.replicas) + " servers?");
   }
 
-  status refresh_state() {
+  // Reads the stream's first and last sequence and its size. `wait_ms` bounds the
+  // request (0: the context's publish timeout).
+  status refresh_state(std::int64_t wait_ms = 0) {
     jsStreamInfo* si = nullptr;
     jsErrCode code{};
-    natsStatus s = js_GetStreamInfo(&si, js_.get(), opts_.stream.c_str(), nullptr, &code);
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = wait_ms;
+    natsStatus s = js_GetStreamInfo(&si, js_.get(), opts_.stream.c_str(), wait_ms > 0 ? &jo : nullptr, &code);
     if (s != NATS_OK) return status::unavailable(nats_error("cannot read stream " + opts_.stream, s, code));
     std::uint64_t first = si->State.FirstSeq > 0 ? si->State.FirstSeq - 1 : 0;
     std::uint64_t last = si->State.LastSeq;
@@ -542,6 +559,127 @@ class jetstream_store final : public store::store {
     natsSubscription_SetPendingLimits(sub, -1, 256 << 20);
     tail_.reset(sub);
     return status::ok();
+  }
+
+  // ------------------------------------------------------------------ upkeep thread
+
+  // Watches the consumers' bucket from its current values on. Until `deadline`, reads
+  // the current values into consumers_ (replacing what was there, so a key removed
+  // while the watch was down goes too); fails if they do not all arrive by then.
+  status start_watch(clock::time_point deadline) {
+    kvWatchOptions wo;
+    kvWatchOptions_Init(&wo);
+    wo.Timeout = std::max<std::int64_t>(
+        1, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count());
+    kvWatcher* w = nullptr;
+    natsStatus s = kvStore_WatchAll(&w, kv_.get(), &wo);
+    if (s != NATS_OK) return status::unavailable(nats_error("cannot watch the durable consumers' bucket", s));
+    std::map<std::string, known_consumer> current;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
+      kvEntry* e = nullptr;
+      s = left > 0 ? kvWatcher_Next(&e, w, left) : NATS_TIMEOUT;
+      if (s != NATS_OK) {
+        kvWatcher_Destroy(w);
+        return status::unavailable(nats_error("cannot read the durable consumers' bucket", s));
+      }
+      if (e == nullptr) break;  // the current values are all in
+      apply(current, e);
+      kvEntry_Destroy(e);
+    }
+    std::lock_guard wl(watch_mu_);
+    if (stopping_) {
+      kvWatcher_Destroy(w);
+      return status::unavailable("the store is closing");
+    }
+    watcher_ = w;
+    std::lock_guard lk(mu_);
+    consumers_.swap(current);
+    return status::ok();
+  }
+
+  // One entry of the bucket into `into`: a put sets the consumer's offset, a delete or
+  // purge forgets it; an entry older than what is known is ignored.
+  static void apply(std::map<std::string, known_consumer>& into, kvEntry* e) {
+    auto name = consumer_name(kvEntry_Key(e));
+    if (!name) return;
+    const std::uint64_t rev = kvEntry_Revision(e);
+    auto it = into.find(*name);
+    if (it != into.end() && rev < it->second.revision) return;
+    if (kvEntry_Operation(e) != kvOp_Put) {
+      if (it != into.end()) into.erase(it);
+      return;
+    }
+    const char* v = kvEntry_ValueString(e);
+    auto next = parse_u64(v != nullptr ? v : "");
+    if (!next) {
+      spdlog::warn("consumer {}: stored offset '{}' is not a number; ignored", *name, v != nullptr ? v : "");
+      return;
+    }
+    into.insert_or_assign(*name, known_consumer{*next, rev});
+  }
+
+  // Off the loop thread: follows the consumers' bucket and, each second, the stream's
+  // bounds. Either may wait seconds for the cluster while a node is down or a leader
+  // is being elected; the loop reads what they found under mu_.
+  void upkeep_loop() {
+    auto next_refresh = clock::now() + std::chrono::seconds(1);
+    auto next_watch = clock::now();
+    while (true) {
+      kvWatcher* w = nullptr;
+      {
+        std::lock_guard wl(watch_mu_);
+        if (stopping_) return;
+        w = watcher_;
+      }
+      const auto now = clock::now();
+      if (now >= next_refresh) {
+        next_refresh = now + std::chrono::seconds(1);
+        if (connected(nc_.get())) {
+          if (status s = refresh_state(1000); !s) spdlog::debug("JetStream store: {}", s.message());
+        }
+      }
+      if (w == nullptr) {
+        if (now >= next_watch && connected(nc_.get())) {
+          if (status s = start_watch(now + std::chrono::seconds(2)); !s) {
+            spdlog::debug("JetStream store: {}", s.message());
+            next_watch = now + std::chrono::seconds(1);
+          }
+        } else {
+          std::unique_lock wl(watch_mu_);
+          watch_cv_.wait_for(wl, std::chrono::milliseconds(250), [&] { return stopping_; });
+        }
+        continue;
+      }
+      kvEntry* e = nullptr;
+      natsStatus s = kvWatcher_Next(&e, w, 250);
+      if (s == NATS_OK) {
+        if (e != nullptr) {
+          std::lock_guard lk(mu_);
+          apply(consumers_, e);
+        }
+        kvEntry_Destroy(e);
+      } else if (s != NATS_TIMEOUT) {
+        // Stopped (closing) or broken: start a new watch, which reads the values again.
+        std::lock_guard wl(watch_mu_);
+        if (!stopping_) spdlog::debug("{}", nats_error("JetStream store: the consumers' watch ended", s));
+        kvWatcher_Destroy(watcher_);
+        watcher_ = nullptr;
+      }
+    }
+  }
+
+  void stop_upkeep() {
+    {
+      std::lock_guard wl(watch_mu_);
+      stopping_ = true;
+      if (watcher_ != nullptr) kvWatcher_Stop(watcher_);
+    }
+    watch_cv_.notify_all();
+    if (upkeep_.joinable()) upkeep_.join();
+    std::lock_guard wl(watch_mu_);
+    if (watcher_ != nullptr) kvWatcher_Destroy(watcher_);
+    watcher_ = nullptr;
   }
 
   // Fills a cached record from a stream message. False if it is not one of ours.
@@ -668,6 +806,35 @@ class jetstream_store final : public store::store {
       std::uint64_t seq = meta->Sequence.Stream;
       jsMsgMetaData_Destroy(meta);
       if (seq - 1 < o) continue;  // already seen (redelivered after a reset)
+      // A consumer can start past the offset it was asked for: seen when JetStream
+      // placed it on a replica still catching up after a restart, which skipped a
+      // stretch of the stream. The stretch is read from the stream's leader, one
+      // record at a time; only a record the leader does not have either is passed.
+      if (o < seq - 1)
+        spdlog::info("JetStream store: the stream's reader skipped offsets [{}, {}); reading them from the leader", o,
+                     seq - 1);
+      while (o < seq - 1 && o < stop && got < max) {
+        auto filled = read_from_leader(o);
+        if (!filled) {
+          reader_.reset();
+          if (got > 0) return o;
+          return filled.error();
+        }
+        ++o;
+        if (!filled.value()) continue;  // not in the stream (removed)
+        const cached_record& rec = *filled.value();
+        ++got;
+        ++n;
+        if (!visit(record_view{offset{o - 1}, rec.log_time, rec.id, rec.topic, rec.envelope, rec.signature})) {
+          reader_.reset();
+          reader_stopped_ = true;
+          return o;
+        }
+      }
+      if (o != seq - 1) {  // stopped inside the stretch; the reader is past it
+        reader_.reset();
+        return o;
+      }
       cached_record rec;
       if (!decode(raw, rec)) {
         o = seq;
@@ -685,6 +852,20 @@ class jetstream_store final : public store::store {
       }
     }
     return o;
+  }
+
+  // The record at `off` as the stream's leader has it; nullopt when the stream no
+  // longer holds it (or it is not one of ours).
+  result<std::optional<cached_record>> read_from_leader(std::uint64_t off) {
+    natsMsg* raw = nullptr;
+    jsErrCode code{};
+    natsStatus s = js_GetMsg(&raw, js_.get(), opts_.stream.c_str(), off + 1, nullptr, &code);
+    if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) return std::optional<cached_record>();
+    if (s != NATS_OK) return status::unavailable(nats_error(fmt::format("cannot read offset {}", off), s, code));
+    msg_ptr m(raw);
+    cached_record rec;
+    if (!decode(raw, rec)) return std::optional<cached_record>();
+    return std::optional<cached_record>(std::move(rec));
   }
 
   result<millis> log_time_at(std::uint64_t off) {
@@ -734,6 +915,15 @@ class jetstream_store final : public store::store {
   std::map<std::uint64_t, cached_record> cache_;
   std::uint64_t records_ = 0;
   std::uint64_t bytes_ = 0;
+  std::map<std::string, known_consumer> consumers_;  // durable consumers, from the bucket's watch
+
+  // The upkeep thread and the bucket watch it reads (watch_mu_ guards both pointers'
+  // hand-over and stopping_).
+  std::thread upkeep_;
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  kvWatcher* watcher_ = nullptr;
+  bool stopping_ = false;
 };
 
 }  // namespace

@@ -60,6 +60,11 @@ struct store_options {
   std::chrono::milliseconds open_timeout{15000};    // open() waits this long for a cluster with a leader
   std::chrono::milliseconds read_timeout{3000};     // a read of committed records gives up after this
   std::size_t cache_records = 65536;          // recent records kept in memory for live delivery
+  // Reads older records one request each from the stream's leader instead of through an
+  // ordered consumer: slower, but never from a replica. nats-server 2.9.10 has been seen
+  // to keep a divergent copy on a node killed with SIGKILL under load, which an ordered
+  // consumer placed there then reads (docs/ops.md, "JetStream").
+  bool read_from_leader = false;
   std::size_t max_pending = 65536;            // unacknowledged events before append() refuses
   std::string name = "hubd";                  // connection name, shown by the servers
 };

@@ -35,10 +35,11 @@ TEST_CASE("an unknown key is an error naming the key and the line", "[config]") 
 
 TEST_CASE("a value of the wrong kind is an error naming the key and the line", "[config]") {
   hub::test::temp_dir d;
-  auto c = hub::config::load_file(write(d, "dedup_window: lots\nstore:\n  fsync: sometimes\n"));
+  auto c = hub::config::load_file(write(d, "dedup_window: lots\nstore:\n  fsync: sometimes\n  read_from: nearest\n"));
   REQUIRE_FALSE(c.is_ok());
   CHECK_THAT(c.error().message(), Catch::Contains("hubd.yaml:1") && Catch::Contains("dedup_window"));
   CHECK_THAT(c.error().message(), Catch::Contains("hubd.yaml:3") && Catch::Contains("store.fsync"));
+  CHECK_THAT(c.error().message(), Catch::Contains("hubd.yaml:4: key 'store.read_from' is 'nearest'; allowed: replica, leader"));
 }
 
 TEST_CASE("broken YAML is reported with its line", "[config]") {
@@ -54,6 +55,7 @@ TEST_CASE("printed config can be loaded again unchanged", "[config]") {
   c.endpoint = "tcp://127.0.0.1:1234";
   c.rule_files = {"x.yaml"};
   c.store.open_timeout_ms = 60000;
+  c.store.read_from = "leader";
   c.max_subscriptions_per_client = 50;
   c.max_unread_replies = 500;
   c.idle_poll_us = 200;

@@ -334,7 +334,7 @@ class jetstream_store final : public store::store {
         continue;
       }
       if (opts_.read_from_leader) {
-        auto rec = read_from_leader(o);
+        auto rec = get_from_leader(o);
         if (!rec) {
           if (o > std::max(from.value, begin_.load())) return offset{o};  // what was read stands
           return rec.error();
@@ -814,7 +814,7 @@ class jetstream_store final : public store::store {
         spdlog::info("JetStream store: the stream's reader skipped offsets [{}, {}); reading them from the leader", o,
                      seq - 1);
       while (o < seq - 1 && o < stop && got < max) {
-        auto filled = read_from_leader(o);
+        auto filled = get_from_leader(o);
         if (!filled) {
           reader_.reset();
           if (got > 0) return o;
@@ -856,7 +856,7 @@ class jetstream_store final : public store::store {
 
   // The record at `off` as the stream's leader has it; nullopt when the stream no
   // longer holds it (or it is not one of ours).
-  result<std::optional<cached_record>> read_from_leader(std::uint64_t off) {
+  result<std::optional<cached_record>> get_from_leader(std::uint64_t off) {
     natsMsg* raw = nullptr;
     jsErrCode code{};
     natsStatus s = js_GetMsg(&raw, js_.get(), opts_.stream.c_str(), off + 1, nullptr, &code);

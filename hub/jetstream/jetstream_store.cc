@@ -42,6 +42,11 @@ struct cached_record {
   std::vector<std::uint8_t> signature;
 };
 
+// What a visitor sees of a record held at `off`.
+record_view view_of(std::uint64_t off, const cached_record& r) {
+  return record_view{offset{off}, r.log_time, r.id, r.topic, r.envelope, r.signature};
+}
+
 std::string to_hex(std::span<const std::uint8_t> b) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string out;
@@ -327,10 +332,9 @@ class jetstream_store final : public store::store {
         if (it != cache_.end()) hit = it->second;
       }
       if (hit) {
-        record_view v{offset{o}, hit->log_time, hit->id, hit->topic, hit->envelope, hit->signature};
         ++o;
         ++n;
-        if (!visit(v)) return offset{o};
+        if (!visit(view_of(o - 1, *hit))) return offset{o};
         continue;
       }
       if (opts_.read_from_leader) {
@@ -341,9 +345,8 @@ class jetstream_store final : public store::store {
         }
         ++o;
         if (!rec.value()) continue;  // not in the stream (removed)
-        const cached_record& r = *rec.value();
         ++n;
-        if (!visit(record_view{offset{o - 1}, r.log_time, r.id, r.topic, r.envelope, r.signature})) return offset{o};
+        if (!visit(view_of(o - 1, *rec.value()))) return offset{o};
         continue;
       }
       // Older ones from the stream through an ordered consumer, in batches.
@@ -822,10 +825,9 @@ class jetstream_store final : public store::store {
         }
         ++o;
         if (!filled.value()) continue;  // not in the stream (removed)
-        const cached_record& rec = *filled.value();
         ++got;
         ++n;
-        if (!visit(record_view{offset{o - 1}, rec.log_time, rec.id, rec.topic, rec.envelope, rec.signature})) {
+        if (!visit(view_of(o - 1, *filled.value()))) {
           reader_.reset();
           reader_stopped_ = true;
           return o;
@@ -841,12 +843,11 @@ class jetstream_store final : public store::store {
         reader_next_ = o;
         continue;
       }
-      record_view v{offset{seq - 1}, rec.log_time, rec.id, rec.topic, rec.envelope, rec.signature};
       o = seq;
       reader_next_ = o;
       ++got;
       ++n;
-      if (!visit(v)) {
+      if (!visit(view_of(seq - 1, rec))) {
         reader_stopped_ = true;
         return o;
       }
@@ -874,14 +875,9 @@ class jetstream_store final : public store::store {
       auto it = cache_.find(off);
       if (it != cache_.end()) return it->second.log_time;
     }
-    natsMsg* raw = nullptr;
-    jsErrCode code{};
-    natsStatus s = js_GetMsg(&raw, js_.get(), opts_.stream.c_str(), off + 1, nullptr, &code);
-    if (s != NATS_OK) return status::unavailable(nats_error(fmt::format("cannot read offset {}", off), s, code));
-    msg_ptr m(raw);
-    cached_record rec;
-    decode(raw, rec);
-    return rec.log_time;
+    auto rec = get_from_leader(off);
+    if (!rec) return rec.error();
+    return rec.value() ? rec.value()->log_time : millis{0};  // gone or not ours: before any time
   }
 
   store_options opts_;
